@@ -1,0 +1,35 @@
+//! Error type of the kernels crate. The binding layer maps each variant to a Python exception.
+
+/// Everything that can go wrong inside a kernel.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum KernelError {
+    /// An argument is outside its domain (shape mismatch, negative size, ...).
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument { name: &'static str, reason: String },
+    /// The caller asked to stop (Ctrl-C); the binding re-raises the pending Python exception.
+    #[error("interrupted")]
+    Interrupted,
+    /// An iterative method did not reach its tolerance.
+    #[error("{what} did not converge after {iterations} iterations (residual {residual:.3e})")]
+    NotConverged { what: &'static str, iterations: usize, residual: f64 },
+    /// A numerical breakdown (NaN produced, singular system, ...).
+    #[error("numerical failure in {what}: {reason}")]
+    Numerical { what: &'static str, reason: String },
+}
+
+/// Result alias of the kernels crate.
+pub type Result<T> = std::result::Result<T, KernelError>;
+
+/// Shorthand for [`KernelError::InvalidArgument`].
+pub fn invalid(name: &'static str, reason: impl Into<String>) -> KernelError {
+    KernelError::InvalidArgument { name, reason: reason.into() }
+}
+
+/// Fail with [`KernelError::InvalidArgument`] unless `cond` holds.
+pub fn ensure(cond: bool, name: &'static str, reason: impl FnOnce() -> String) -> Result<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(invalid(name, reason()))
+    }
+}

@@ -1,0 +1,17 @@
+//! # hdcore-kernels
+//!
+//! The numerical core of hdcore, with no Python in it: seeded thread-count-independent random
+//! streams ([`rng`]), thread pools ([`threads`]), parallel dense mat-vecs and Lanczos
+//! ([`linalg`]), priors and their denoisers ([`priors`]), data generators ([`models`]) and
+//! message-passing loops ([`amp`]). Every long loop polls a [`control::Interrupt`].
+
+pub mod amp;
+pub mod control;
+pub mod error;
+pub mod linalg;
+pub mod models;
+pub mod priors;
+pub mod rng;
+pub mod threads;
+
+pub use error::{KernelError, Result};

@@ -1,0 +1,3 @@
+//! Data generators with a planted truth.
+
+pub mod spiked;
