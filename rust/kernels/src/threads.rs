@@ -4,7 +4,8 @@
 //! of waiting forever on worker threads that were not copied (the fork guard).
 
 use crate::error::{invalid, Result};
-use rayon::{ThreadPool, ThreadPoolBuilder};
+pub use rayon::ThreadPool;
+use rayon::ThreadPoolBuilder;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 

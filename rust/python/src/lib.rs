@@ -1,1 +1,28 @@
-//! placeholder
+//! `hdcore._core`: the validated entry points of the Rust kernels. This crate converts and
+//! checks arguments, releases the GIL around every kernel, and maps errors; it computes nothing.
+
+mod convert;
+mod errors;
+mod fn_amp;
+mod fn_linalg;
+mod fn_models;
+mod fn_priors;
+mod fn_random;
+mod runtime;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("HdcoreError", py.get_type::<errors::HdcoreError>())?;
+    m.add("ConvergenceError", py.get_type::<errors::ConvergenceError>())?;
+    m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
+    fn_random::register(m)?;
+    fn_linalg::register(m)?;
+    fn_priors::register(m)?;
+    fn_models::register(m)?;
+    fn_amp::register(m)?;
+    Ok(())
+}

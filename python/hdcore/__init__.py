@@ -1,0 +1,36 @@
+"""hdcore: high-dimensional learning theory with a multithreaded Rust core.
+
+Models generate data with a planted truth, algorithms (AMP, spectral methods, ...) report
+overlaps with it, and the theory predicts the same overlaps, so both land on one plot::
+
+    import hdcore
+    model = hdcore.models.SpikedWigner(n=4000, snr=1.5, prior="rademacher")
+    sample = model.sample(seed=0)
+    result = hdcore.algorithms.amp(sample)
+    pred = hdcore.theory.state_evolution(model)
+"""
+
+from hdcore import _core
+from hdcore import algorithms, errors, ingredients, linalg, models, theory
+from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
+
+__version__ = _core.__version__
+
+__all__ = [
+    "algorithms",
+    "errors",
+    "ingredients",
+    "linalg",
+    "models",
+    "theory",
+    "get_num_threads",
+    "HdcoreError",
+    "ConvergenceError",
+    "NumericalError",
+    "__version__",
+]
+
+
+def get_num_threads(n_threads: int | None = None) -> int:
+    """Threads a kernel uses: ``n_threads`` if given, else ``HDCORE_NUM_THREADS``, else all cores."""
+    return _core.resolve_threads(n_threads)

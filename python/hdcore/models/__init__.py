@@ -1,0 +1,5 @@
+"""Data generators with their planted truth (``model.sample(seed)``)."""
+
+from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
+
+__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]

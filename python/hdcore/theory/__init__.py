@@ -1,0 +1,24 @@
+"""Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
+
+from hdcore.theory.bbp import BBP, bbp
+from hdcore.theory.low_rank import (
+    FixedPoints,
+    StateEvolution,
+    algorithmic_threshold,
+    fixed_points,
+    free_entropy,
+    information_theoretic_threshold,
+    state_evolution,
+)
+
+__all__ = [
+    "BBP",
+    "bbp",
+    "FixedPoints",
+    "StateEvolution",
+    "algorithmic_threshold",
+    "fixed_points",
+    "free_entropy",
+    "information_theoretic_threshold",
+    "state_evolution",
+]

@@ -1,0 +1,268 @@
+"""State evolution and replica free entropy of the rank-one spiked models.
+
+Spiked Wigner (``lambda = snr^2``; Lesieur, Krzakala & Zdeborova 2017, Eqs. (65)-(66); Lelarge &
+Miolane 2019, Thm. 1)::
+
+    m^{t+1} = overlap_P(lambda m^t)
+    phi(m)  = psi_P(lambda m) - lambda m^2 / 4
+
+Spiked covariance (rows ``z + sqrt(beta/d) v_mu u``, ``alpha = n/d``, Gaussian latent ``v``;
+Miolane 2017; derived for this normalisation in :mod:`hdcore.algorithms.amp`)::
+
+    m_v^t     = beta m_u^t / (1 + beta m_u^t)
+    m_u^{t+1} = overlap_P(alpha beta m_v^t)
+    phi(m_u, m_v) = psi_P(alpha beta m_v) + alpha psi_G(beta m_u) - alpha beta m_u m_v / 2
+
+``overlap_P(a)`` and ``psi_P(a)`` are the prior's scalar-channel overlap and free entropy
+(:mod:`hdcore.ingredients.priors`). Stationary points of ``phi`` are the SE fixed points; the
+Bayes-optimal overlap is the fixed point of largest ``phi`` (the others are metastable), so the
+information-theoretic threshold is where that choice jumps, and the algorithmic one is where the
+uninformative fixed point ``m = 0`` loses stability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import singledispatch
+
+import numpy as np
+from scipy.optimize import brentq
+
+from hdcore._validation import check_int, check_real
+from hdcore.models.spiked import SpikedWigner, SpikedWishart
+
+__all__ = [
+    "StateEvolution",
+    "FixedPoints",
+    "state_evolution",
+    "fixed_points",
+    "free_entropy",
+    "algorithmic_threshold",
+    "information_theoretic_threshold",
+]
+
+#: overlap of the "uninformative" start (AMP starts at m ~ n^{-1/2}; the fixed point reached
+#: does not depend on the exact small value away from the threshold)
+UNINFORMATIVE = 1e-6
+
+
+@dataclass(frozen=True)
+class StateEvolution:
+    """Per-iteration overlaps predicted for AMP.
+
+    Attributes
+    ----------
+    overlap : ndarray
+        ``m^t`` for ``t = 0..n_iter`` (``m^0`` is the start).
+    mse : ndarray
+        ``E x^2 - m^t``, the MSE of the Bayes estimator at iteration ``t``.
+    latent_overlap : ndarray or None
+        Spiked covariance: ``m_v^t`` of the Gaussian latent.
+    converged : bool
+        ``|m^{t+1} - m^t| < tol`` was reached.
+    """
+
+    overlap: np.ndarray
+    mse: np.ndarray
+    latent_overlap: np.ndarray | None
+    n_iter: int
+    converged: bool
+
+    @property
+    def fixed_point(self) -> float:
+        """Final overlap."""
+        return float(self.overlap[-1])
+
+
+@dataclass(frozen=True)
+class FixedPoints:
+    """SE fixed points from uninformative and informative starts, with their free entropies."""
+
+    uninformative: float
+    informative: float
+    phi_uninformative: float
+    phi_informative: float
+
+    @property
+    def bayes_optimal(self) -> float:
+        """Overlap of the Bayes-optimal estimator: the fixed point of largest free entropy."""
+        if self.phi_informative > self.phi_uninformative + 1e-12:
+            return self.informative
+        return self.uninformative
+
+    @property
+    def hard_phase(self) -> bool:
+        """AMP (uninformative) is strictly worse than Bayes-optimal."""
+        return self.bayes_optimal - self.uninformative > 1e-6
+
+
+# ---- model-specific maps -----------------------------------------------------------------
+
+@singledispatch
+def _se_step(model, m: float) -> tuple[float, float | None]:
+    raise TypeError(f"no state evolution for models of type {type(model).__name__}")
+
+
+@_se_step.register
+def _(model: SpikedWigner, m):
+    return model.prior.overlap(model.snr**2 * m), None
+
+
+@_se_step.register
+def _(model: SpikedWishart, m):
+    mv = model.beta * m / (1.0 + model.beta * m)
+    return model.prior.overlap(model.alpha * model.beta * mv), mv
+
+
+@singledispatch
+def _phi(model, m: float) -> float:
+    raise TypeError(f"no free entropy for models of type {type(model).__name__}")
+
+
+@_phi.register
+def _(model: SpikedWigner, m):
+    lam = model.snr**2
+    return model.prior.free_entropy(lam * m) - lam * m * m / 4
+
+
+@_phi.register
+def _(model: SpikedWishart, m):
+    a, b = model.alpha, model.beta
+    mv = b * m / (1 + b * m)  # stationary in m_u given m_v <=> this m_v; evaluated on the SE curve
+    psi_gauss = 0.5 * b * m - 0.5 * np.log1p(b * m)
+    return model.prior.free_entropy(a * b * mv) + a * psi_gauss - a * b * m * mv / 2
+
+
+@singledispatch
+def _strength(model) -> str:
+    raise TypeError(f"no signal-strength parameter for {type(model).__name__}")
+
+
+@_strength.register
+def _(model: SpikedWigner):
+    return "snr"
+
+
+@_strength.register
+def _(model: SpikedWishart):
+    return "beta"
+
+
+def _start(model, init) -> float:
+    if isinstance(init, str):
+        if init == "uninformative":
+            return UNINFORMATIVE
+        if init == "informative":
+            return float(model.prior.second_moment)
+        raise ValueError(f"`init` must be 'uninformative', 'informative' or a number, got {init!r}")
+    return check_real(init, "init", min=0.0)
+
+
+# ---- public API ----------------------------------------------------------------------------
+
+def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: float = 1e-12,
+                    damping: float = 0.0) -> StateEvolution:
+    """State evolution of Bayes-optimal AMP.
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model (its dimension is irrelevant: this is the ``n -> infinity`` limit).
+    n_iter : int
+        Maximal number of iterations.
+    init : {"uninformative", "informative"} or float
+        Start overlap: ``1e-6``, ``E x^2`` (the truth), or a given ``m^0`` (e.g. the measured
+        overlap of an AMP start).
+    tol : float
+        Stop when ``|m^{t+1} - m^t| < tol``.
+    damping : float
+        Same damping as the AMP run it predicts.
+
+    Returns
+    -------
+    StateEvolution
+    """
+    n_iter = check_int(n_iter, "n_iter", min=0)
+    tol = check_real(tol, "tol", min=0.0)
+    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
+    m = _start(model, init)
+    ms, mvs = [m], []
+    converged = False
+    for _ in range(n_iter):
+        new, mv = _se_step(model, m)
+        new = (1 - damping) * new + damping * m
+        ms.append(new)
+        if mv is not None:
+            mvs.append(mv)
+        done = abs(new - m) < tol
+        m = new
+        if done:
+            converged = True
+            break
+    overlap = np.array(ms)
+    return StateEvolution(overlap=overlap, mse=model.prior.second_moment - overlap,
+                          latent_overlap=np.array(mvs) if mvs else None,
+                          n_iter=len(ms) - 1, converged=converged)
+
+
+def free_entropy(model, overlap: float) -> float:
+    """Replica-symmetric potential ``phi(m)`` (see the module docs); its maximiser over SE fixed
+    points is the Bayes-optimal overlap. ``phi(0) = 0`` for zero-mean priors."""
+    overlap = check_real(overlap, "overlap", min=0.0)
+    return float(_phi(model, overlap))
+
+
+def fixed_points(model, *, tol: float = 1e-12, n_iter: int = 20000) -> FixedPoints:
+    """SE fixed points from both starts and their free entropies."""
+    lo = state_evolution(model, init="uninformative", tol=tol, n_iter=n_iter).fixed_point
+    hi = state_evolution(model, init="informative", tol=tol, n_iter=n_iter).fixed_point
+    return FixedPoints(uninformative=lo, informative=hi, phi_uninformative=free_entropy(model, lo),
+                       phi_informative=free_entropy(model, hi))
+
+
+def algorithmic_threshold(model) -> float:
+    """Signal strength above which ``m = 0`` is linearly unstable for SE (AMP from a random
+    start achieves weak recovery): ``snr = 1/E x^2`` (Wigner), ``beta = 1/(sqrt(alpha) E u^2)``
+    (covariance)."""
+    slope = model.prior.overlap_slope()
+    if isinstance(model, SpikedWigner):
+        return float(1.0 / np.sqrt(slope))
+    if isinstance(model, SpikedWishart):
+        return float(1.0 / np.sqrt(model.alpha * slope))
+    raise TypeError(f"no threshold for models of type {type(model).__name__}")
+
+
+def information_theoretic_threshold(model, *, lower: float | None = None,
+                                    xtol: float = 1e-6) -> float:
+    """Smallest signal strength at which the Bayes-optimal overlap is positive.
+
+    Located by bisection on "the informative fixed point has higher free entropy than the
+    uninformative one", below the algorithmic threshold (when the transition is continuous,
+    both thresholds coincide).
+    """
+    name = _strength(model)
+    upper = algorithmic_threshold(model)
+    lower = 0.05 * upper if lower is None else check_real(lower, "lower", min=0.0)
+
+    def informative_wins(s: float) -> bool:
+        fp = fixed_points(replace(model, **{name: s}))
+        return fp.informative > 1e-4 and fp.phi_informative > fp.phi_uninformative + 1e-12
+
+    probe = upper * (1 - 1e-9)
+    if not informative_wins(probe):
+        return upper
+    lo, hi = lower, probe
+    if informative_wins(lo):
+        return lo
+    while hi - lo > xtol:
+        mid = 0.5 * (lo + hi)
+        if informative_wins(mid):
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+def _fixed_point_root(model, m_lo: float, m_hi: float) -> float:
+    """A fixed point of the SE map bracketed in ``[m_lo, m_hi]`` (helper for tests)."""
+    return brentq(lambda m: _se_step(model, m)[0] - m, m_lo, m_hi, xtol=1e-14)

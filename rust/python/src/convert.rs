@@ -1,0 +1,190 @@
+//! Conversion and validation of Python arguments. Every check names the argument.
+
+use hdcore_kernels::linalg::{all_finite, Dense, LinearOperator, Scalar, SymPacked};
+use hdcore_kernels::priors::Prior;
+use hdcore_kernels::threads::ThreadPool;
+use numpy::{Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+fn describe(obj: &Bound<'_, PyAny>) -> String {
+    if let (Ok(dt), Ok(nd)) = (obj.getattr("dtype"), obj.getattr("ndim")) {
+        format!("a {nd}-D array of dtype {dt}")
+    } else {
+        obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "an object".into())
+    }
+}
+
+fn contiguous_error(name: &str) -> PyErr {
+    PyValueError::new_err(format!("`{name}` must be C-contiguous (use numpy.ascontiguousarray)"))
+}
+
+fn nonfinite_error(name: &str) -> PyErr {
+    PyValueError::new_err(format!("`{name}` contains NaN or infinity"))
+}
+
+/// A 1-D contiguous array of `T`, checked finite.
+pub fn vector<'py, T: Element + Scalar>(
+    pool: &ThreadPool,
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<PyReadonlyArray1<'py, T>> {
+    let arr = obj
+        .cast::<PyArray1<T>>()
+        .map_err(|_| PyTypeError::new_err(format!("`{name}` must be a 1-D numpy array of {}, got {}", std::any::type_name::<T>(), describe(obj))))?;
+    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+    let s = ro.as_slice().map_err(|_| contiguous_error(name))?;
+    if !all_finite(pool, s) {
+        return Err(nonfinite_error(name));
+    }
+    Ok(ro)
+}
+
+/// An optional 1-D float64 vector (`None` passes through).
+pub fn opt_vector<'py>(
+    pool: &ThreadPool,
+    obj: Option<&Bound<'py, PyAny>>,
+    name: &str,
+) -> PyResult<Option<PyReadonlyArray1<'py, f64>>> {
+    match obj {
+        Some(o) if !o.is_none() => Ok(Some(vector::<f64>(pool, o, name)?)),
+        _ => Ok(None),
+    }
+}
+
+/// A matrix argument: dense 2-D or packed-symmetric 1-D, float64 or float32 storage.
+pub enum MatrixArg<'py> {
+    /// Dense float64.
+    D64(PyReadonlyArray2<'py, f64>),
+    /// Dense float32.
+    D32(PyReadonlyArray2<'py, f32>),
+    /// Packed upper triangle, float64, with its dimension.
+    P64(PyReadonlyArray1<'py, f64>, usize),
+    /// Packed upper triangle, float32, with its dimension.
+    P32(PyReadonlyArray1<'py, f32>, usize),
+}
+
+fn dense<'py, T: Element + Scalar>(pool: &ThreadPool, arr: &Bound<'py, PyArray2<T>>, name: &str) -> PyResult<PyReadonlyArray2<'py, T>> {
+    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+    let s = ro.as_slice().map_err(|_| contiguous_error(name))?;
+    if !all_finite(pool, s) {
+        return Err(nonfinite_error(name));
+    }
+    Ok(ro)
+}
+
+impl<'py> MatrixArg<'py> {
+    /// Extract `obj` (a 2-D array, or a 1-D packed array when `packed_n` is given).
+    pub fn extract(pool: &ThreadPool, obj: &Bound<'py, PyAny>, packed_n: Option<usize>, name: &str) -> PyResult<Self> {
+        match packed_n {
+            None => {
+                if let Ok(a) = obj.cast::<PyArray2<f64>>() {
+                    Ok(Self::D64(dense(pool, a, name)?))
+                } else if let Ok(a) = obj.cast::<PyArray2<f32>>() {
+                    Ok(Self::D32(dense(pool, a, name)?))
+                } else {
+                    Err(PyTypeError::new_err(format!("`{name}` must be a 2-D numpy array of float64 or float32, got {}", describe(obj))))
+                }
+            }
+            Some(n) => {
+                let expected = n * (n + 1) / 2;
+                let m = if obj.cast::<PyArray1<f64>>().is_ok() {
+                    Self::P64(vector::<f64>(pool, obj, name)?, n)
+                } else if obj.cast::<PyArray1<f32>>().is_ok() {
+                    Self::P32(vector::<f32>(pool, obj, name)?, n)
+                } else {
+                    return Err(PyTypeError::new_err(format!(
+                        "packed `{name}` must be a 1-D numpy array of float64 or float32, got {}",
+                        describe(obj)
+                    )));
+                };
+                if m.len() != expected {
+                    return Err(PyValueError::new_err(format!(
+                        "packed `{name}` of a {n} x {n} matrix must have {expected} entries, got {}",
+                        m.len()
+                    )));
+                }
+                Ok(m)
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::D64(a) => a.len(),
+            Self::D32(a) => a.len(),
+            Self::P64(a, _) => a.len(),
+            Self::P32(a, _) => a.len(),
+        }
+    }
+
+    /// (rows, columns).
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::D64(a) => (a.shape()[0], a.shape()[1]),
+            Self::D32(a) => (a.shape()[0], a.shape()[1]),
+            Self::P64(_, n) | Self::P32(_, n) => (*n, *n),
+        }
+    }
+
+    /// The kernel operator viewing this array (no copy).
+    pub fn operator(&self) -> PyResult<Box<dyn LinearOperator + '_>> {
+        let err = |e: hdcore_kernels::KernelError| PyValueError::new_err(e.to_string());
+        Ok(match self {
+            Self::D64(a) => Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?),
+            Self::D32(a) => Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?),
+            Self::P64(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
+            Self::P32(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
+        })
+    }
+
+    /// Check that a dense matrix is square and symmetric (packed storage is symmetric by
+    /// construction). The check is exact: AMP's Onsager term assumes symmetry.
+    pub fn check_symmetric(&self, name: &str) -> PyResult<()> {
+        fn sym<T: Scalar + PartialEq>(a: &[T], n: usize) -> bool {
+            (0..n).all(|i| (0..i).all(|j| a[i * n + j] == a[j * n + i]))
+        }
+        let (r, c) = self.shape();
+        if r != c {
+            return Err(PyValueError::new_err(format!("`{name}` must be square, got shape ({r}, {c})")));
+        }
+        let ok = match self {
+            Self::D64(a) => sym(a.as_slice()?, r),
+            Self::D32(a) => sym(a.as_slice()?, r),
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(PyValueError::new_err(format!("`{name}` must be symmetric")))
+        }
+    }
+}
+
+/// Parse a built-in prior name and its parameter.
+pub fn prior(name: &str, rho: Option<f64>) -> PyResult<Prior> {
+    let p = match name {
+        "gaussian" => Prior::Gaussian,
+        "rademacher" => Prior::Rademacher,
+        "spherical" => Prior::Spherical,
+        "sparse_rademacher" => {
+            let rho = rho.ok_or_else(|| PyValueError::new_err("`rho` is required for the sparse_rademacher prior"))?;
+            Prior::sparse_rademacher(rho).map_err(|e| PyValueError::new_err(e.to_string()))?
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown prior {other:?}; expected one of 'gaussian', 'rademacher', 'sparse_rademacher', 'spherical'"
+            )))
+        }
+    };
+    Ok(p)
+}
+
+/// Check a finite scalar in a range.
+pub fn finite(value: f64, name: &str, min: f64) -> PyResult<f64> {
+    if value.is_finite() && value >= min {
+        Ok(value)
+    } else {
+        Err(PyValueError::new_err(format!("`{name}` must be finite and >= {min}, got {value}")))
+    }
+}

@@ -1,0 +1,130 @@
+//! Samplers of the spiked models.
+
+use crate::convert::{finite, prior};
+use crate::runtime::{pool, run};
+use hdcore_kernels::linalg::Scalar;
+use hdcore_kernels::models::spiked::{spiked_wigner, spiked_wishart, SymStorage};
+use numpy::ndarray::Array2;
+use numpy::{Element, IntoPyArray, PyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn check_dtype(dtype: &str) -> PyResult<bool> {
+    match dtype {
+        "float64" => Ok(false),
+        "float32" => Ok(true),
+        other => Err(PyValueError::new_err(format!("`dtype` must be 'float64' or 'float32', got {other:?}"))),
+    }
+}
+
+fn to_py<'py, T: Element>(py: Python<'py>, data: Vec<T>, shape: Option<(usize, usize)>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match shape {
+        Some(s) => Array2::from_shape_vec(s, data).map_err(|e| PyValueError::new_err(e.to_string()))?.into_pyarray(py).into_any(),
+        None => data.into_pyarray(py).into_any(),
+    })
+}
+
+fn wigner_typed<'py, T: Scalar + Element + Default + Clone>(
+    py: Python<'py>,
+    n: usize,
+    snr: f64,
+    pr: hdcore_kernels::priors::Prior,
+    seed: u64,
+    packed: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
+    let p = pool(n_threads)?;
+    let (storage, len, shape) = if packed {
+        (SymStorage::Packed, n * (n + 1) / 2, None)
+    } else {
+        (SymStorage::Full, n * n, Some((n, n)))
+    };
+    let (y, x) = run(py, |_| {
+        let mut y = vec![T::default(); len];
+        let mut x = vec![0.0; n];
+        spiked_wigner(&p, n, snr, &pr, seed, storage, &mut y, &mut x)?;
+        Ok((y, x))
+    })?;
+    Ok((to_py(py, y, shape)?, x.into_pyarray(py)))
+}
+
+/// Spiked Wigner sample `(Y, x)`; `Y` dense `n x n`, or packed upper triangle when `packed`.
+#[pyfunction]
+#[pyo3(signature = (n, snr, prior_name, seed, *, rho=None, dtype="float64", packed=false, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn sample_spiked_wigner<'py>(
+    py: Python<'py>,
+    n: usize,
+    snr: f64,
+    prior_name: &str,
+    seed: u64,
+    rho: Option<f64>,
+    dtype: &str,
+    packed: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
+    let pr = prior(prior_name, rho)?;
+    let snr = finite(snr, "snr", 0.0)?;
+    if n == 0 {
+        return Err(PyValueError::new_err("`n` must be at least 1"));
+    }
+    if check_dtype(dtype)? {
+        wigner_typed::<f32>(py, n, snr, pr, seed, packed, n_threads)
+    } else {
+        wigner_typed::<f64>(py, n, snr, pr, seed, packed, n_threads)
+    }
+}
+
+type WishartOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
+fn wishart_typed<'py, T: Scalar + Element + Default + Clone>(
+    py: Python<'py>,
+    n: usize,
+    d: usize,
+    beta: f64,
+    pr: hdcore_kernels::priors::Prior,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<WishartOut<'py>> {
+    let p = pool(n_threads)?;
+    let (x, u, v) = run(py, |_| {
+        let mut x = vec![T::default(); n * d];
+        let (mut u, mut v) = (vec![0.0; d], vec![0.0; n]);
+        spiked_wishart(&p, n, d, beta, &pr, seed, &mut x, &mut u, &mut v)?;
+        Ok((x, u, v))
+    })?;
+    Ok((to_py(py, x, Some((n, d)))?, u.into_pyarray(py), v.into_pyarray(py)))
+}
+
+/// Spiked covariance sample `(X, u, v)`: `X` is `n x d`, rows `z + sqrt(beta/d) v_mu u`.
+#[pyfunction]
+#[pyo3(signature = (n, d, beta, prior_name, seed, *, rho=None, dtype="float64", n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn sample_spiked_wishart<'py>(
+    py: Python<'py>,
+    n: usize,
+    d: usize,
+    beta: f64,
+    prior_name: &str,
+    seed: u64,
+    rho: Option<f64>,
+    dtype: &str,
+    n_threads: Option<usize>,
+) -> PyResult<WishartOut<'py>> {
+    let pr = prior(prior_name, rho)?;
+    let beta = finite(beta, "beta", 0.0)?;
+    if n == 0 || d == 0 {
+        return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
+    }
+    if check_dtype(dtype)? {
+        wishart_typed::<f32>(py, n, d, beta, pr, seed, n_threads)
+    } else {
+        wishart_typed::<f64>(py, n, d, beta, pr, seed, n_threads)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sample_spiked_wigner, m)?)?;
+    m.add_function(wrap_pyfunction!(sample_spiked_wishart, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Running a kernel from Python: release the GIL, poll for Ctrl-C, catch panics, map errors.
+
+use crate::errors::{to_pyerr, HdcoreError};
+use hdcore_kernels::control::Interrupt;
+use hdcore_kernels::threads;
+use hdcore_kernels::{KernelError, Result as KResult};
+use pyo3::prelude::*;
+use hdcore_kernels::threads::ThreadPool;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Polls Python's signal handlers at most every 50 ms (re-acquiring the GIL briefly).
+pub struct PyInterrupt {
+    last: Cell<Instant>,
+    pending: RefCell<Option<PyErr>>,
+}
+
+impl PyInterrupt {
+    fn new() -> Self {
+        Self { last: Cell::new(Instant::now()), pending: RefCell::new(None) }
+    }
+}
+
+impl Interrupt for PyInterrupt {
+    fn check(&self) -> KResult<()> {
+        if self.last.get().elapsed() < Duration::from_millis(50) {
+            return Ok(());
+        }
+        self.last.set(Instant::now());
+        Python::attach(|py| py.check_signals()).map_err(|e| {
+            *self.pending.borrow_mut() = Some(e);
+            KernelError::Interrupted
+        })
+    }
+}
+
+/// The thread pool for a user's `n_threads` argument.
+pub fn pool(n_threads: Option<usize>) -> PyResult<Arc<ThreadPool>> {
+    threads::pool(n_threads).map_err(|e| to_pyerr(e, None))
+}
+
+/// Run `f` without the GIL; Ctrl-C, kernel errors and panics come back as Python exceptions.
+pub fn run<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce(&PyInterrupt) -> KResult<T> + Send,
+{
+    let (res, pending) = py.detach(|| {
+        let ctl = PyInterrupt::new();
+        let r = catch_unwind(AssertUnwindSafe(|| f(&ctl)));
+        (r, ctl.pending.into_inner())
+    });
+    match res {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(to_pyerr(e, pending)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(HdcoreError::new_err(format!("internal error in the Rust core (please report): {msg}")))
+        }
+    }
+}
