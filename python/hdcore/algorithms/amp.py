@@ -54,6 +54,10 @@ class AMPResult:
         ``||xh^t||^2 / dim`` per iterate.
     mse : ndarray
         ``min_sign ||xh^t -+ x*||^2 / dim`` per iterate.
+    cosine2 : ndarray
+        Squared cosine ``<xh^t, x*>^2 / (||xh^t||^2 ||x*||^2)`` per iterate; for Bayes AMP it
+        tracks the state-evolution overlap ``m^t`` (Nishimori: ``q = m``) and, unlike
+        ``overlap``, does not fluctuate with the realised norm of ``x*``.
     delta : ndarray
         ``||xh^{t+1} - xh^t||^2 / dim`` per iteration.
     n_iter : int
@@ -69,6 +73,7 @@ class AMPResult:
     overlap: np.ndarray
     q: np.ndarray
     mse: np.ndarray
+    cosine2: np.ndarray
     delta: np.ndarray = field(repr=False)
     n_iter: int
     converged: bool
@@ -80,10 +85,9 @@ class AMPResult:
         return float(self.overlap[-1])
 
     @property
-    def cosine2(self) -> float:
-        """Squared cosine of the last iterate with the truth, ``m^2 / q`` (unit-variance truth)."""
-        q = float(self.q[-1])
-        return float(self.overlap[-1] ** 2 / q) if q > 0 else 0.0
+    def final_cosine2(self) -> float:
+        """Squared cosine of the last iterate with the truth."""
+        return float(self.cosine2[-1])
 
 
 def _init(init, dim: int, truth: np.ndarray, seed) -> np.ndarray:
@@ -104,7 +108,9 @@ def _result(raw: dict, truth: np.ndarray) -> AMPResult:
     lat = raw.get("overlap_latent")
     return AMPResult(
         estimate=raw["estimate"], variance=raw["variance"], overlap=overlap, q=q,
-        mse=q - 2 * overlap + m2, delta=np.asarray(raw["delta"]), n_iter=int(raw["n_iter"]),
+        mse=q - 2 * overlap + m2,
+        cosine2=np.divide(overlap**2, q * m2, out=np.zeros_like(q), where=q * m2 > 0),
+        delta=np.asarray(raw["delta"]), n_iter=int(raw["n_iter"]),
         converged=bool(raw["converged"]),
         latent_overlap=None if lat is None or len(lat) == 0 else np.asarray(lat),
     )

@@ -212,10 +212,34 @@ def free_entropy(model, overlap: float) -> float:
     return float(_phi(model, overlap))
 
 
-def fixed_points(model, *, tol: float = 1e-12, n_iter: int = 20000) -> FixedPoints:
-    """SE fixed points from both starts and their free entropies."""
-    lo = state_evolution(model, init="uninformative", tol=tol, n_iter=n_iter).fixed_point
-    hi = state_evolution(model, init="informative", tol=tol, n_iter=n_iter).fixed_point
+def _fixed_point(model, which: str) -> float:
+    """Smallest ("uninformative") or largest ("informative") fixed point of the monotone SE map,
+    by a sign scan of ``g(m) = step(m) - m`` on a log/linear grid refined with Brent's method
+    (exact where plain iteration slows down near a threshold)."""
+    m_max = float(model.prior.second_moment)
+    grid = np.concatenate([np.geomspace(1e-9, 1e-2, 36), np.linspace(1e-2, m_max, 100)[1:]])
+    g = np.array([_se_step(model, m)[0] - m for m in grid])
+
+    def root(lo, hi):
+        return brentq(lambda m: _se_step(model, m)[0] - m, lo, hi, xtol=1e-13)
+
+    if which == "uninformative":
+        if g[0] <= 0:
+            return 0.0
+        neg = np.flatnonzero(g <= 0)
+        return m_max if neg.size == 0 else root(grid[neg[0] - 1], grid[neg[0]])
+    pos = np.flatnonzero(g > 0)
+    if pos.size == 0:
+        return 0.0
+    i = pos[-1]
+    return m_max if i == grid.size - 1 else root(grid[i], grid[i + 1])
+
+
+def fixed_points(model) -> FixedPoints:
+    """SE fixed points reached from uninformative and informative starts, and their free
+    entropies (the map is monotone, so these are its smallest and largest stable fixed points)."""
+    lo = _fixed_point(model, "uninformative")
+    hi = _fixed_point(model, "informative")
     return FixedPoints(uninformative=lo, informative=hi, phi_uninformative=free_entropy(model, lo),
                        phi_informative=free_entropy(model, hi))
 
@@ -233,7 +257,7 @@ def algorithmic_threshold(model) -> float:
 
 
 def information_theoretic_threshold(model, *, lower: float | None = None,
-                                    xtol: float = 1e-6) -> float:
+                                    xtol: float = 1e-5) -> float:
     """Smallest signal strength at which the Bayes-optimal overlap is positive.
 
     Located by bisection on "the informative fixed point has higher free entropy than the
@@ -261,8 +285,3 @@ def information_theoretic_threshold(model, *, lower: float | None = None,
         else:
             lo = mid
     return 0.5 * (lo + hi)
-
-
-def _fixed_point_root(model, m_lo: float, m_hi: float) -> float:
-    """A fixed point of the SE map bracketed in ``[m_lo, m_hi]`` (helper for tests)."""
-    return brentq(lambda m: _se_step(model, m)[0] - m, m_lo, m_hi, xtol=1e-14)

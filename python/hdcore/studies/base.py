@@ -1,0 +1,103 @@
+"""The study pattern: every paper's headline experiment is a :class:`Study` with ``theory``,
+``simulate`` and ``figure``; :meth:`Study.reproduce` runs them and writes ``NAME.png`` and
+``NAME.csv`` (one tidy table: theory curves and aggregated simulations)."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hdcore.sweep import sweep
+
+__all__ = ["Study", "StudyOutput", "register", "STUDIES", "get_study"]
+
+STUDIES: dict[str, type["Study"]] = {}
+
+
+def register(cls: type["Study"]) -> type["Study"]:
+    """Class decorator adding a study to the registry under ``cls.name``."""
+    if cls.name in STUDIES:
+        raise ValueError(f"study {cls.name!r} registered twice")
+    STUDIES[cls.name] = cls
+    return cls
+
+
+def get_study(name: str) -> "Study":
+    """Instantiate the study called ``name``."""
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; available: {', '.join(sorted(STUDIES))}")
+    return STUDIES[name]()
+
+
+@dataclass(frozen=True)
+class StudyOutput:
+    """What :meth:`Study.reproduce` produced."""
+
+    theory: pd.DataFrame
+    simulation: pd.DataFrame
+    table: pd.DataFrame
+    figure_path: Path
+    csv_path: Path
+    seconds: float
+
+
+class Study(ABC):
+    """One paper's experiment. Subclasses set ``name`` and ``title`` and implement the four
+    methods below; ``quick=True`` must finish in well under a minute."""
+
+    name: str = ""
+    title: str = ""
+
+    @abstractmethod
+    def theory(self, quick: bool = False) -> pd.DataFrame:
+        """Theory curves as a tidy DataFrame."""
+
+    @abstractmethod
+    def grid(self, quick: bool = False) -> list[dict]:
+        """Simulation points (parameter dicts passed to :meth:`simulate`)."""
+
+    @abstractmethod
+    def simulate(self, seed: int, **params) -> dict:
+        """One simulation at one point with one seed -> flat dict of results."""
+
+    @abstractmethod
+    def figure(self, theory: pd.DataFrame, simulation: pd.DataFrame):
+        """A matplotlib Figure of theory (lines) and simulation (points with error bars)."""
+
+    @abstractmethod
+    def table(self, theory: pd.DataFrame, simulation: pd.DataFrame) -> pd.DataFrame:
+        """The CSV content: theory and aggregated simulation in one tidy table."""
+
+    def n_seeds(self, quick: bool = False) -> int:
+        """Replicates per simulation point."""
+        return 2 if quick else 5
+
+    def run_simulations(self, *, quick: bool = False, seed: int = 0,
+                        progress: bool = True) -> pd.DataFrame:
+        """All simulations of the study (through :func:`hdcore.sweep.sweep`)."""
+        return sweep(self.simulate, self.grid(quick), seeds=self.n_seeds(quick), seed=seed,
+                     progress=progress, desc=self.name)
+
+    def reproduce(self, out_dir="results", *, quick: bool = False, seed: int = 0,
+                  progress: bool = True) -> StudyOutput:
+        """Run theory and simulations, write ``NAME.png`` and ``NAME.csv`` in ``out_dir``."""
+        t0 = time.perf_counter()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        th = self.theory(quick)
+        sim = self.run_simulations(quick=quick, seed=seed, progress=progress)
+        table = self.table(th, sim)
+        csv_path = out / f"{self.name}.csv"
+        table.to_csv(csv_path, index=False)
+        fig = self.figure(th, sim)
+        png = out / f"{self.name}.png"
+        fig.savefig(png, bbox_inches="tight")
+        from hdcore.plotting import plt
+
+        plt.close(fig)
+        return StudyOutput(theory=th, simulation=sim, table=table, figure_path=png,
+                           csv_path=csv_path, seconds=time.perf_counter() - t0)
