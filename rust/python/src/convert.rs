@@ -1,6 +1,6 @@
 //! Conversion and validation of Python arguments. Every check names the argument.
 
-use hdcore_kernels::linalg::{all_finite, Dense, LinearOperator, Scalar, SymPacked};
+use hdcore_kernels::linalg::{all_finite, is_symmetric, Dense, LinearOperator, Scalar, SymPacked};
 use hdcore_kernels::priors::Prior;
 use hdcore_kernels::threads::ThreadPool;
 use numpy::{Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -140,17 +140,14 @@ impl<'py> MatrixArg<'py> {
 
     /// Check that a dense matrix is square and symmetric (packed storage is symmetric by
     /// construction). The check is exact: AMP's Onsager term assumes symmetry.
-    pub fn check_symmetric(&self, name: &str) -> PyResult<()> {
-        fn sym<T: Scalar + PartialEq>(a: &[T], n: usize) -> bool {
-            (0..n).all(|i| (0..i).all(|j| a[i * n + j] == a[j * n + i]))
-        }
+    pub fn check_symmetric(&self, pool: &ThreadPool, name: &str) -> PyResult<()> {
         let (r, c) = self.shape();
         if r != c {
             return Err(PyValueError::new_err(format!("`{name}` must be square, got shape ({r}, {c})")));
         }
         let ok = match self {
-            Self::D64(a) => sym(a.as_slice()?, r),
-            Self::D32(a) => sym(a.as_slice()?, r),
+            Self::D64(a) => is_symmetric(pool, a.as_slice()?, r),
+            Self::D32(a) => is_symmetric(pool, a.as_slice()?, r),
             _ => true,
         };
         if ok {

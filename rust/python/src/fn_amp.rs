@@ -60,7 +60,7 @@ fn amp_wigner<'py>(
     let o = opts(n_iter, damping, tol)?;
     let p = pool(n_threads)?;
     let ym = MatrixArg::extract(&p, y, packed_n, "y")?;
-    ym.check_symmetric("y")?;
+    ym.check_symmetric(&p, "y")?;
     let n = ym.shape().0;
     let x0 = vector::<f64>(&p, x0, "x0")?;
     let truth = opt_vector(&p, truth, "truth")?;

@@ -98,7 +98,7 @@ fn eigsh_top<'py>(
     let a = MatrixArg::extract(&p, a, packed_n, "a")?;
     let (r, c) = a.shape();
     if !gram {
-        a.check_symmetric("a")?;
+        a.check_symmetric(&p, "a")?;
     }
     let n = c;
     let v0 = vector::<f64>(&p, v0, "v0")?;

@@ -42,3 +42,20 @@ pub fn read_bandwidth(pool: &ThreadPool, n: usize, repeats: usize) -> (f64, f64)
     }
     ((n * 8) as f64 / best, check)
 }
+
+/// Whether the row-major `n x n` matrix equals its transpose exactly (tiled, parallel).
+pub fn is_symmetric<T: Scalar + PartialEq>(pool: &ThreadPool, data: &[T], n: usize) -> bool {
+    const TILE: usize = 64;
+    if data.len() != n * n {
+        return false;
+    }
+    let tiles = n.div_ceil(TILE);
+    pool.install(|| {
+        (0..tiles).into_par_iter().all(|ib| {
+            (0..=ib).all(|jb| {
+                (ib * TILE..((ib + 1) * TILE).min(n))
+                    .all(|i| (jb * TILE..((jb + 1) * TILE).min(i)).all(|j| data[i * n + j] == data[j * n + i]))
+            })
+        })
+    })
+}
