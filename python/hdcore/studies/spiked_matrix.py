@@ -114,9 +114,11 @@ class _LowRankStudy(Study):
                                   self.strength, "PCA", color="C1", fmt="s", mfc="none")
                 it = th[th.series == "threshold_it"]["x"].iloc[0]
                 alg = th[th.series == "threshold_alg"]["x"].iloc[0]
-                ax.axvline(it, color="k", ls=":", lw=1, label=f"IT threshold {it:.3f}")
-                ax.axvline(alg, color="gray", ls="-.", lw=1, label=f"algorithmic {alg:.3f}")
-                ax.set_title(p)
+                ax.axvline(it, color="k", ls=":", lw=1, label="IT threshold")
+                ax.axvline(alg, color="gray", ls="-.", lw=1, label="algorithmic threshold")
+                if alg - it > 1e-3:
+                    ax.axvspan(it, alg, color="0.85", lw=0, label="hard phase")
+                ax.set_title(f"{p}\nIT {it:.3f}, algorithmic {alg:.3f}")
                 ax.set_xlabel(self.xlabel)
             np.atleast_1d(axes)[0].set_ylabel("squared cosine with the spike")
             np.atleast_1d(axes)[0].legend(loc="upper left")
