@@ -81,15 +81,21 @@ def main():
         p64 = pack_symmetric(y64)
         p32 = pack_symmetric(y32)
         x0 = 1e-3 * np.random.default_rng(0).standard_normal(n)
-        t_np = per_iteration(lambda k: numpy_amp(y64, x0, k))
-        t_np32 = per_iteration(lambda k: numpy_amp(y32, x0, k))
+        def numpy_run(y, x0=x0):
+            return lambda k: numpy_amp(y, x0, k)
+
+        def hd_run(y, packed_n=None, x0=x0):
+            return lambda k: hd_amp(y, x0, k, packed_n)
+
+        t_np = per_iteration(numpy_run(y64))
+        t_np32 = per_iteration(numpy_run(y32))
         variants = [
             ("numpy float64 (BLAS)", t_np, 8 * n * n),
             ("numpy float32 storage", t_np32, 4 * n * n),
-            ("hdcore float64", per_iteration(lambda k: hd_amp(y64, x0, k)), 8 * n * n),
-            ("hdcore float32", per_iteration(lambda k: hd_amp(y32, x0, k)), 4 * n * n),
-            ("hdcore float64 packed", per_iteration(lambda k: hd_amp(p64, x0, k, n)), 4 * n * (n + 1)),
-            ("hdcore float32 packed", per_iteration(lambda k: hd_amp(p32, x0, k, n)), 2 * n * (n + 1)),
+            ("hdcore float64", per_iteration(hd_run(y64)), 8 * n * n),
+            ("hdcore float32", per_iteration(hd_run(y32)), 4 * n * n),
+            ("hdcore float64 packed", per_iteration(hd_run(p64, n)), 4 * n * (n + 1)),
+            ("hdcore float32 packed", per_iteration(hd_run(p32, n)), 2 * n * (n + 1)),
         ]
         for name, t, nbytes in variants:
             bound = nbytes / bw

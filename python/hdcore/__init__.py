@@ -10,8 +10,7 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
     pred = hdcore.theory.state_evolution(model)
 """
 
-from hdcore import _core
-from hdcore import algorithms, errors, ingredients, linalg, models, theory
+from hdcore import _core, algorithms, errors, ingredients, linalg, models, theory
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__

@@ -6,7 +6,6 @@ triangle row by row, ``n(n+1)/2`` entries, pass ``packed_n=n``). Vectors are flo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np

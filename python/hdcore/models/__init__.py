@@ -1,5 +1,10 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
-from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
+from hdcore.models.spiked import (
+    SpikedWigner,
+    SpikedWignerSample,
+    SpikedWishart,
+    SpikedWishartSample,
+)
 
 __all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]

@@ -152,11 +152,13 @@ class SpikedWishart:
 
     def __post_init__(self):
         object.__setattr__(self, "d", check_int(self.d, "d", min=1))
-        object.__setattr__(self, "alpha", check_real(self.alpha, "alpha", min=0.0, min_inclusive=False))
+        object.__setattr__(self, "alpha",
+                           check_real(self.alpha, "alpha", min=0.0, min_inclusive=False))
         object.__setattr__(self, "beta", check_real(self.beta, "beta", min=0.0))
         object.__setattr__(self, "prior", get_prior(self.prior))
         if self.n < 1:
-            raise ValueError(f"`alpha` * `d` must give at least one sample, got alpha={self.alpha}, d={self.d}")
+            raise ValueError("`alpha` * `d` must give at least one sample, "
+                             f"got alpha={self.alpha}, d={self.d}")
 
     @property
     def n(self) -> int:

@@ -15,10 +15,10 @@ from hdcore.sweep import sweep
 
 __all__ = ["Study", "StudyOutput", "register", "STUDIES", "get_study"]
 
-STUDIES: dict[str, type["Study"]] = {}
+STUDIES: dict[str, type[Study]] = {}
 
 
-def register(cls: type["Study"]) -> type["Study"]:
+def register(cls: type[Study]) -> type[Study]:
     """Class decorator adding a study to the registry under ``cls.name``."""
     if cls.name in STUDIES:
         raise ValueError(f"study {cls.name!r} registered twice")
@@ -26,7 +26,7 @@ def register(cls: type["Study"]) -> type["Study"]:
     return cls
 
 
-def get_study(name: str) -> "Study":
+def get_study(name: str) -> Study:
     """Instantiate the study called ``name``."""
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; available: {', '.join(sorted(STUDIES))}")

@@ -99,7 +99,7 @@ class _LowRankStudy(Study):
             for ax, p in zip(np.atleast_1d(axes), PRIORS):
                 th = theory[theory.prior == p]
 
-                def curve(series):
+                def curve(series, th=th):
                     c = th[th.series == series]
                     return c["x"].to_numpy(), c["y"].to_numpy()
 

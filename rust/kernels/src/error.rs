@@ -11,7 +11,11 @@ pub enum KernelError {
     Interrupted,
     /// An iterative method did not reach its tolerance.
     #[error("{what} did not converge after {iterations} iterations (residual {residual:.3e})")]
-    NotConverged { what: &'static str, iterations: usize, residual: f64 },
+    NotConverged {
+        what: &'static str,
+        iterations: usize,
+        residual: f64,
+    },
     /// A numerical breakdown (NaN produced, singular system, ...).
     #[error("numerical failure in {what}: {reason}")]
     Numerical { what: &'static str, reason: String },
@@ -22,7 +26,10 @@ pub type Result<T> = std::result::Result<T, KernelError>;
 
 /// Shorthand for [`KernelError::InvalidArgument`].
 pub fn invalid(name: &'static str, reason: impl Into<String>) -> KernelError {
-    KernelError::InvalidArgument { name, reason: reason.into() }
+    KernelError::InvalidArgument {
+        name,
+        reason: reason.into(),
+    }
 }
 
 /// Fail with [`KernelError::InvalidArgument`] unless `cond` holds.

@@ -36,7 +36,9 @@ fn log1pexp_neg(t: f64) -> f64 {
 impl Prior {
     /// A sparse Rademacher prior, checking `0 < rho <= 1`.
     pub fn sparse_rademacher(rho: f64) -> Result<Self> {
-        ensure(rho > 0.0 && rho <= 1.0, "rho", || format!("must be in (0, 1], got {rho}"))?;
+        ensure(rho > 0.0 && rho <= 1.0, "rho", || {
+            format!("must be in (0, 1], got {rho}")
+        })?;
         Ok(Prior::SparseRademacher { rho })
     }
 
@@ -100,7 +102,10 @@ impl Prior {
             Prior::Gaussian => fill_standard_normal(pool, seed, domain, out),
             Prior::Spherical => {
                 fill_standard_normal(pool, seed, domain, out);
-                let norm2: f64 = out.chunks(crate::rng::CHUNK).map(|c| c.iter().map(|v| v * v).sum::<f64>()).sum();
+                let norm2: f64 = out
+                    .chunks(crate::rng::CHUNK)
+                    .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+                    .sum();
                 if norm2 > 0.0 {
                     let scale = (out.len() as f64 / norm2).sqrt();
                     pool.install(|| out.par_iter_mut().for_each(|v| *v *= scale));
@@ -132,16 +137,31 @@ impl Prior {
     /// Apply the denoiser to a whole field `b` at precision `a`: writes the posterior means and
     /// the derivatives `d mean_i / d b_i` (posterior variances for separable priors), and
     /// returns their average (the Onsager coefficient).
-    pub fn denoise(&self, pool: &ThreadPool, b: &[f64], a: f64, mean: &mut [f64], var: &mut [f64]) -> Result<f64> {
+    pub fn denoise(
+        &self,
+        pool: &ThreadPool,
+        b: &[f64],
+        a: f64,
+        mean: &mut [f64],
+        var: &mut [f64],
+    ) -> Result<f64> {
         let n = b.len();
-        ensure(mean.len() == n && var.len() == n, "mean", || "output lengths must match b".into())?;
-        ensure(a >= 0.0 && a.is_finite(), "a", || format!("precision must be finite and >= 0, got {a}"))?;
+        ensure(mean.len() == n && var.len() == n, "mean", || {
+            "output lengths must match b".into()
+        })?;
+        ensure(a >= 0.0 && a.is_finite(), "a", || {
+            format!("precision must be finite and >= 0, got {a}")
+        })?;
         if n == 0 {
             return Ok(0.0);
         }
         if let Prior::Spherical = self {
             // f(b) = sqrt(n a/(1+a)) b/||b|| (the high-dimensional posterior mean on the sphere).
-            let norm = b.chunks(crate::rng::CHUNK).map(|c| c.iter().map(|v| v * v).sum::<f64>()).sum::<f64>().sqrt();
+            let norm = b
+                .chunks(crate::rng::CHUNK)
+                .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+                .sum::<f64>()
+                .sqrt();
             let c = (n as f64 * a / (1.0 + a)).sqrt();
             if norm == 0.0 {
                 mean.fill(0.0);
@@ -189,14 +209,31 @@ mod tests {
 
     #[test]
     fn mean_and_variance_are_derivatives_of_the_log_partition() {
-        let priors = [Prior::Gaussian, Prior::Rademacher, Prior::SparseRademacher { rho: 0.1 }, Prior::SparseRademacher { rho: 1.0 }];
+        let priors = [
+            Prior::Gaussian,
+            Prior::Rademacher,
+            Prior::SparseRademacher { rho: 0.1 },
+            Prior::SparseRademacher { rho: 1.0 },
+        ];
         for p in priors {
-            for &(b, a) in &[(0.3, 0.5), (-2.0, 3.0), (5.0, 10.0), (0.0, 0.0), (-40.0, 50.0)] {
+            for &(b, a) in &[
+                (0.3, 0.5),
+                (-2.0, 3.0),
+                (5.0, 10.0),
+                (0.0, 0.0),
+                (-40.0, 50.0),
+            ] {
                 let (m, v) = p.mean_var(b, a);
                 let dm = numeric_derivative(|x| p.log_partition(x, a), b);
                 let dv = numeric_derivative(|x| p.mean_var(x, a).0, b);
-                assert!((m - dm).abs() < 1e-6 * (1.0 + m.abs()), "{p:?} b={b} a={a}: {m} vs {dm}");
-                assert!((v - dv).abs() < 1e-5 * (1.0 + v.abs()), "{p:?} b={b} a={a}: {v} vs {dv}");
+                assert!(
+                    (m - dm).abs() < 1e-6 * (1.0 + m.abs()),
+                    "{p:?} b={b} a={a}: {m} vs {dm}"
+                );
+                assert!(
+                    (v - dv).abs() < 1e-5 * (1.0 + v.abs()),
+                    "{p:?} b={b} a={a}: {v} vs {dv}"
+                );
                 assert!(m.is_finite() && v >= 0.0);
             }
         }
@@ -205,7 +242,12 @@ mod tests {
     #[test]
     fn samples_have_unit_second_moment() {
         let pl = pool(Some(2)).unwrap();
-        for p in [Prior::Gaussian, Prior::Rademacher, Prior::SparseRademacher { rho: 0.2 }, Prior::Spherical] {
+        for p in [
+            Prior::Gaussian,
+            Prior::Rademacher,
+            Prior::SparseRademacher { rho: 0.2 },
+            Prior::Spherical,
+        ] {
             let mut x = vec![0.0; 200_000];
             p.sample(&pl, 3, 1, &mut x);
             let m2 = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
@@ -222,7 +264,9 @@ mod tests {
         Prior::Gaussian.sample(&pl, 5, 2, &mut x);
         let b: Vec<f64> = x.iter().map(|v| v * (a * (1.0 + a)).sqrt()).collect();
         let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
-        let div = Prior::Spherical.denoise(&pl, &b, a, &mut m, &mut v).unwrap();
+        let div = Prior::Spherical
+            .denoise(&pl, &b, a, &mut m, &mut v)
+            .unwrap();
         assert!((div - 1.0 / (1.0 + a)).abs() < 0.01);
         assert!(Prior::sparse_rademacher(0.0).is_err());
     }

@@ -12,9 +12,9 @@
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
+pub use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use rayon::ThreadPool;
-pub use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Number of consecutive variates drawn from one stream.
 pub const CHUNK: usize = 1 << 12;
@@ -76,10 +76,12 @@ where
     F: Fn(&mut Xoshiro256PlusPlus, &mut [T]) + Sync,
 {
     pool.install(|| {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            let mut rng = stream(seed, &[domain, c as u64]);
-            fill(&mut rng, chunk);
-        })
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let mut rng = stream(seed, &[domain, c as u64]);
+                fill(&mut rng, chunk);
+            })
     });
 }
 

@@ -19,7 +19,12 @@ struct Cache {
 
 fn cache() -> &'static Mutex<Cache> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(Cache { pid: std::process::id(), pools: HashMap::new() }))
+    CACHE.get_or_init(|| {
+        Mutex::new(Cache {
+            pid: std::process::id(),
+            pools: HashMap::new(),
+        })
+    })
 }
 
 /// Number of threads a kernel will use for the request `n_threads`.
@@ -30,9 +35,14 @@ pub fn resolve(n_threads: Option<usize>) -> Result<usize> {
         None => match std::env::var(ENV_VAR) {
             Ok(s) if !s.trim().is_empty() => match s.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
-                _ => Err(invalid("n_threads", format!("{ENV_VAR}={s:?} is not a positive integer"))),
+                _ => Err(invalid(
+                    "n_threads",
+                    format!("{ENV_VAR}={s:?} is not a positive integer"),
+                )),
             },
-            _ => Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            _ => Ok(std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)),
         },
     }
 }
@@ -40,7 +50,9 @@ pub fn resolve(n_threads: Option<usize>) -> Result<usize> {
 /// The cached pool with `resolve(n_threads)` threads.
 pub fn pool(n_threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     let n = resolve(n_threads)?;
-    let mut guard = cache().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = cache()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let pid = std::process::id();
     if guard.pid != pid {
         // Forked child: the parent's worker threads do not exist here. Leak the old pools

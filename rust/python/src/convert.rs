@@ -3,7 +3,10 @@
 use hdcore_kernels::linalg::{all_finite, is_symmetric, Dense, LinearOperator, Scalar, SymPacked};
 use hdcore_kernels::priors::Prior;
 use hdcore_kernels::threads::ThreadPool;
-use numpy::{Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -11,12 +14,17 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
     if let (Ok(dt), Ok(nd)) = (obj.getattr("dtype"), obj.getattr("ndim")) {
         format!("a {nd}-D array of dtype {dt}")
     } else {
-        obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "an object".into())
+        obj.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "an object".into())
     }
 }
 
 fn contiguous_error(name: &str) -> PyErr {
-    PyValueError::new_err(format!("`{name}` must be C-contiguous (use numpy.ascontiguousarray)"))
+    PyValueError::new_err(format!(
+        "`{name}` must be C-contiguous (use numpy.ascontiguousarray)"
+    ))
 }
 
 fn nonfinite_error(name: &str) -> PyErr {
@@ -29,10 +37,16 @@ pub fn vector<'py, T: Element + Scalar>(
     obj: &Bound<'py, PyAny>,
     name: &str,
 ) -> PyResult<PyReadonlyArray1<'py, T>> {
-    let arr = obj
-        .cast::<PyArray1<T>>()
-        .map_err(|_| PyTypeError::new_err(format!("`{name}` must be a 1-D numpy array of {}, got {}", std::any::type_name::<T>(), describe(obj))))?;
-    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "`{name}` must be a 1-D numpy array of {}, got {}",
+            std::any::type_name::<T>(),
+            describe(obj)
+        ))
+    })?;
+    let ro = arr
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
     let s = ro.as_slice().map_err(|_| contiguous_error(name))?;
     if !all_finite(pool, s) {
         return Err(nonfinite_error(name));
@@ -64,8 +78,14 @@ pub enum MatrixArg<'py> {
     P32(PyReadonlyArray1<'py, f32>, usize),
 }
 
-fn dense<'py, T: Element + Scalar>(pool: &ThreadPool, arr: &Bound<'py, PyArray2<T>>, name: &str) -> PyResult<PyReadonlyArray2<'py, T>> {
-    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+fn dense<'py, T: Element + Scalar>(
+    pool: &ThreadPool,
+    arr: &Bound<'py, PyArray2<T>>,
+    name: &str,
+) -> PyResult<PyReadonlyArray2<'py, T>> {
+    let ro = arr
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
     let s = ro.as_slice().map_err(|_| contiguous_error(name))?;
     if !all_finite(pool, s) {
         return Err(nonfinite_error(name));
@@ -75,7 +95,12 @@ fn dense<'py, T: Element + Scalar>(pool: &ThreadPool, arr: &Bound<'py, PyArray2<
 
 impl<'py> MatrixArg<'py> {
     /// Extract `obj` (a 2-D array, or a 1-D packed array when `packed_n` is given).
-    pub fn extract(pool: &ThreadPool, obj: &Bound<'py, PyAny>, packed_n: Option<usize>, name: &str) -> PyResult<Self> {
+    pub fn extract(
+        pool: &ThreadPool,
+        obj: &Bound<'py, PyAny>,
+        packed_n: Option<usize>,
+        name: &str,
+    ) -> PyResult<Self> {
         match packed_n {
             None => {
                 if let Ok(a) = obj.cast::<PyArray2<f64>>() {
@@ -83,7 +108,10 @@ impl<'py> MatrixArg<'py> {
                 } else if let Ok(a) = obj.cast::<PyArray2<f32>>() {
                     Ok(Self::D32(dense(pool, a, name)?))
                 } else {
-                    Err(PyTypeError::new_err(format!("`{name}` must be a 2-D numpy array of float64 or float32, got {}", describe(obj))))
+                    Err(PyTypeError::new_err(format!(
+                        "`{name}` must be a 2-D numpy array of float64 or float32, got {}",
+                        describe(obj)
+                    )))
                 }
             }
             Some(n) => {
@@ -131,8 +159,12 @@ impl<'py> MatrixArg<'py> {
     pub fn operator(&self) -> PyResult<Box<dyn LinearOperator + '_>> {
         let err = |e: hdcore_kernels::KernelError| PyValueError::new_err(e.to_string());
         Ok(match self {
-            Self::D64(a) => Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?),
-            Self::D32(a) => Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?),
+            Self::D64(a) => {
+                Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?)
+            }
+            Self::D32(a) => {
+                Box::new(Dense::new(a.as_slice()?, a.shape()[0], a.shape()[1]).map_err(err)?)
+            }
             Self::P64(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
             Self::P32(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
         })
@@ -143,7 +175,9 @@ impl<'py> MatrixArg<'py> {
     pub fn check_symmetric(&self, pool: &ThreadPool, name: &str) -> PyResult<()> {
         let (r, c) = self.shape();
         if r != c {
-            return Err(PyValueError::new_err(format!("`{name}` must be square, got shape ({r}, {c})")));
+            return Err(PyValueError::new_err(format!(
+                "`{name}` must be square, got shape ({r}, {c})"
+            )));
         }
         let ok = match self {
             Self::D64(a) => is_symmetric(pool, a.as_slice()?, r),
@@ -182,6 +216,8 @@ pub fn finite(value: f64, name: &str, min: f64) -> PyResult<f64> {
     if value.is_finite() && value >= min {
         Ok(value)
     } else {
-        Err(PyValueError::new_err(format!("`{name}` must be finite and >= {min}, got {value}")))
+        Err(PyValueError::new_err(format!(
+            "`{name}` must be finite and >= {min}, got {value}"
+        )))
     }
 }

@@ -5,15 +5,32 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyValueError};
 use pyo3::PyErr;
 
-create_exception!(_core, HdcoreError, PyException, "Base class of hdcore's errors.");
-create_exception!(_core, ConvergenceError, HdcoreError, "An iterative method did not converge.");
-create_exception!(_core, NumericalError, HdcoreError, "A numerical breakdown (NaN, singular system, ...).");
+create_exception!(
+    _core,
+    HdcoreError,
+    PyException,
+    "Base class of hdcore's errors."
+);
+create_exception!(
+    _core,
+    ConvergenceError,
+    HdcoreError,
+    "An iterative method did not converge."
+);
+create_exception!(
+    _core,
+    NumericalError,
+    HdcoreError,
+    "A numerical breakdown (NaN, singular system, ...)."
+);
 
 /// Convert a kernel error; `pending` is the Python exception raised during an interrupt check.
 pub fn to_pyerr(err: KernelError, pending: Option<PyErr>) -> PyErr {
     match err {
         KernelError::InvalidArgument { .. } => PyValueError::new_err(err.to_string()),
-        KernelError::Interrupted => pending.unwrap_or_else(|| PyKeyboardInterrupt::new_err("interrupted")),
+        KernelError::Interrupted => {
+            pending.unwrap_or_else(|| PyKeyboardInterrupt::new_err("interrupted"))
+        }
         KernelError::NotConverged { .. } => ConvergenceError::new_err(err.to_string()),
         KernelError::Numerical { .. } => NumericalError::new_err(err.to_string()),
     }

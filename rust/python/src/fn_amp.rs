@@ -2,7 +2,9 @@
 
 use crate::convert::{finite, opt_vector, prior, vector, MatrixArg};
 use crate::runtime::{pool, run};
-use hdcore_kernels::amp::{amp_wigner as k_wigner, amp_wishart as k_wishart, AmpOptions, AmpOutput};
+use hdcore_kernels::amp::{
+    amp_wigner as k_wigner, amp_wishart as k_wishart, AmpOptions, AmpOutput,
+};
 use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -10,9 +12,15 @@ use pyo3::types::PyDict;
 
 fn opts(n_iter: usize, damping: f64, tol: f64) -> PyResult<AmpOptions> {
     if !(0.0..1.0).contains(&damping) {
-        return Err(PyValueError::new_err(format!("`damping` must be in [0, 1), got {damping}")));
+        return Err(PyValueError::new_err(format!(
+            "`damping` must be in [0, 1), got {damping}"
+        )));
     }
-    Ok(AmpOptions { n_iter, damping, tol: finite(tol, "tol", 0.0)? })
+    Ok(AmpOptions {
+        n_iter,
+        damping,
+        tol: finite(tol, "tol", 0.0)?,
+    })
 }
 
 fn to_dict<'py>(py: Python<'py>, o: AmpOutput) -> PyResult<Bound<'py, PyDict>> {
@@ -33,7 +41,10 @@ fn check_len(v: &[f64], n: usize, name: &str) -> PyResult<()> {
     if v.len() == n {
         Ok(())
     } else {
-        Err(PyValueError::new_err(format!("`{name}` has length {}, expected {n}", v.len())))
+        Err(PyValueError::new_err(format!(
+            "`{name}` has length {}, expected {n}",
+            v.len()
+        )))
     }
 }
 
@@ -124,7 +135,9 @@ fn amp_wishart<'py>(
     }
     let op = xm.operator()?;
     let op = &*op;
-    let out = run(py, |ctl| k_wishart(&p, op, beta, &pr, u0s, tus, tvs, o, ctl))?;
+    let out = run(py, |ctl| {
+        k_wishart(&p, op, beta, &pr, u0s, tus, tvs, o, ctl)
+    })?;
     to_dict(py, out)
 }
 

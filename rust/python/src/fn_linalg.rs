@@ -28,7 +28,10 @@ fn matvec<'py>(
     let (nin, nout) = if transpose { (r, c) } else { (c, r) };
     let xs = x.as_slice()?;
     if xs.len() != nin {
-        return Err(PyValueError::new_err(format!("`x` has length {}, expected {nin} for `a` of shape ({r}, {c})", xs.len())));
+        return Err(PyValueError::new_err(format!(
+            "`x` has length {}, expected {nin} for `a` of shape ({r}, {c})",
+            xs.len()
+        )));
     }
     let op = a.operator()?;
     let op = &*op;
@@ -48,9 +51,16 @@ fn eig_dict<'py>(py: Python<'py>, e: Eigenpairs, n: usize) -> PyResult<Bound<'py
     let d = PyDict::new(py);
     let k = e.values.len();
     let flat: Vec<f64> = e.vectors.into_iter().flatten().collect();
-    let vecs = Array2::from_shape_vec((k, n), flat).map_err(|err| PyValueError::new_err(err.to_string()))?;
+    let vecs = Array2::from_shape_vec((k, n), flat)
+        .map_err(|err| PyValueError::new_err(err.to_string()))?;
     d.set_item("values", e.values.into_pyarray(py))?;
-    d.set_item("vectors", vecs.reversed_axes().as_standard_layout().to_owned().into_pyarray(py))?;
+    d.set_item(
+        "vectors",
+        vecs.reversed_axes()
+            .as_standard_layout()
+            .to_owned()
+            .into_pyarray(py),
+    )?;
     d.set_item("residuals", e.residuals.into_pyarray(py))?;
     d.set_item("n_matvec", e.n_matvec)?;
     d.set_item("n_restarts", e.n_restarts)?;
@@ -58,19 +68,31 @@ fn eig_dict<'py>(py: Python<'py>, e: Eigenpairs, n: usize) -> PyResult<Bound<'py
     Ok(d)
 }
 
-fn options(n: usize, k: usize, tol: f64, ncv: Option<usize>, max_restarts: usize) -> PyResult<LanczosOptions> {
+fn options(
+    n: usize,
+    k: usize,
+    tol: f64,
+    ncv: Option<usize>,
+    max_restarts: usize,
+) -> PyResult<LanczosOptions> {
     if k == 0 || k > n {
-        return Err(PyValueError::new_err(format!("`k` must be in 1..={n}, got {k}")));
+        return Err(PyValueError::new_err(format!(
+            "`k` must be in 1..={n}, got {k}"
+        )));
     }
     if !(tol > 0.0 && tol.is_finite()) {
-        return Err(PyValueError::new_err(format!("`tol` must be positive, got {tol}")));
+        return Err(PyValueError::new_err(format!(
+            "`tol` must be positive, got {tol}"
+        )));
     }
     let mut o = LanczosOptions::new(n, k);
     o.tol = tol;
     o.max_restarts = max_restarts;
     if let Some(m) = ncv {
         if m <= k {
-            return Err(PyValueError::new_err(format!("`ncv` must exceed k = {k}, got {m}")));
+            return Err(PyValueError::new_err(format!(
+                "`ncv` must exceed k = {k}, got {m}"
+            )));
         }
         o.ncv = m.min(n);
     }
@@ -104,7 +126,10 @@ fn eigsh_top<'py>(
     let v0 = vector::<f64>(&p, v0, "v0")?;
     let v0s = v0.as_slice()?;
     if v0s.len() != n {
-        return Err(PyValueError::new_err(format!("`v0` has length {}, expected {n}", v0s.len())));
+        return Err(PyValueError::new_err(format!(
+            "`v0` has length {}, expected {n}",
+            v0s.len()
+        )));
     }
     let opts = options(n, k, tol, ncv, max_restarts)?;
     let op = a.operator()?;
@@ -145,7 +170,10 @@ fn eigsh_top_callable<'py>(
     let v0 = vector::<f64>(&p, v0, "v0")?;
     let v0s = v0.as_slice()?;
     if v0s.len() != n {
-        return Err(PyValueError::new_err(format!("`v0` has length {}, expected {n}", v0s.len())));
+        return Err(PyValueError::new_err(format!(
+            "`v0` has length {}, expected {n}",
+            v0s.len()
+        )));
     }
     let opts = options(n, k, tol, ncv, max_restarts)?;
     // The callable needs the GIL for every product; the orthogonalisation still runs in Rust.
@@ -156,7 +184,10 @@ fn eigsh_top_callable<'py>(
             let arr = vector::<f64>(&p, &out, "op(x)")?;
             let s = arr.as_slice()?;
             if s.len() != n {
-                return Err(PyValueError::new_err(format!("`op(x)` returned length {}, expected {n}", s.len())));
+                return Err(PyValueError::new_err(format!(
+                    "`op(x)` returned length {}, expected {n}",
+                    s.len()
+                )));
             }
             y.copy_from_slice(s);
             py.check_signals()
@@ -169,7 +200,9 @@ fn eigsh_top_callable<'py>(
     let res = top_eigenpairs(&p, n, &mut f, v0s, opts, &hdcore_kernels::control::Never);
     match res {
         Ok(e) => eig_dict(py, e, n),
-        Err(KernelError::Interrupted) => Err(err.unwrap_or_else(|| PyValueError::new_err("operator failed"))),
+        Err(KernelError::Interrupted) => {
+            Err(err.unwrap_or_else(|| PyValueError::new_err("operator failed")))
+        }
         Err(e) => Err(crate::errors::to_pyerr(e, None)),
     }
 }
@@ -177,7 +210,12 @@ fn eigsh_top_callable<'py>(
 /// Read bandwidth of the machine (bytes/s), best of `repeats` parallel passes over `n` float64.
 #[pyfunction]
 #[pyo3(signature = (n=1 << 27, repeats=5, n_threads=None))]
-fn read_bandwidth_probe(py: Python<'_>, n: usize, repeats: usize, n_threads: Option<usize>) -> PyResult<f64> {
+fn read_bandwidth_probe(
+    py: Python<'_>,
+    n: usize,
+    repeats: usize,
+    n_threads: Option<usize>,
+) -> PyResult<f64> {
     let p = pool(n_threads)?;
     let (bw, check) = run(py, |_| Ok(read_bandwidth(&p, n, repeats)))?;
     if !check.is_finite() {

@@ -13,13 +13,22 @@ fn check_dtype(dtype: &str) -> PyResult<bool> {
     match dtype {
         "float64" => Ok(false),
         "float32" => Ok(true),
-        other => Err(PyValueError::new_err(format!("`dtype` must be 'float64' or 'float32', got {other:?}"))),
+        other => Err(PyValueError::new_err(format!(
+            "`dtype` must be 'float64' or 'float32', got {other:?}"
+        ))),
     }
 }
 
-fn to_py<'py, T: Element>(py: Python<'py>, data: Vec<T>, shape: Option<(usize, usize)>) -> PyResult<Bound<'py, PyAny>> {
+fn to_py<'py, T: Element>(
+    py: Python<'py>,
+    data: Vec<T>,
+    shape: Option<(usize, usize)>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match shape {
-        Some(s) => Array2::from_shape_vec(s, data).map_err(|e| PyValueError::new_err(e.to_string()))?.into_pyarray(py).into_any(),
+        Some(s) => Array2::from_shape_vec(s, data)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py)
+            .into_any(),
         None => data.into_pyarray(py).into_any(),
     })
 }
@@ -75,7 +84,11 @@ fn sample_spiked_wigner<'py>(
     }
 }
 
-type WishartOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+type WishartOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
 
 fn wishart_typed<'py, T: Scalar + Element + Default + Clone>(
     py: Python<'py>,
@@ -93,7 +106,11 @@ fn wishart_typed<'py, T: Scalar + Element + Default + Clone>(
         spiked_wishart(&p, n, d, beta, &pr, seed, &mut x, &mut u, &mut v)?;
         Ok((x, u, v))
     })?;
-    Ok((to_py(py, x, Some((n, d)))?, u.into_pyarray(py), v.into_pyarray(py)))
+    Ok((
+        to_py(py, x, Some((n, d)))?,
+        u.into_pyarray(py),
+        v.into_pyarray(py),
+    ))
 }
 
 /// Spiked covariance sample `(X, u, v)`: `X` is `n x d`, rows `z + sqrt(beta/d) v_mu u`.

@@ -27,6 +27,8 @@ fn prior_sample<'py>(
     Ok(v.into_pyarray(py))
 }
 
+type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// Posterior means and variances (denoiser derivatives) at field `b` and precision `a`.
 #[pyfunction]
 #[pyo3(signature = (name, b, a, *, rho=None, n_threads=None))]
@@ -37,7 +39,7 @@ fn prior_denoise<'py>(
     a: f64,
     rho: Option<f64>,
     n_threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<ArrayPair<'py>> {
     let pr = prior(name, rho)?;
     let a = finite(a, "a", 0.0)?;
     let p = pool(n_threads)?;
@@ -54,13 +56,24 @@ fn prior_denoise<'py>(
 /// Elementwise `log E_P exp(b x - a x^2/2)`.
 #[pyfunction]
 #[pyo3(signature = (name, b, a, *, rho=None))]
-fn prior_log_partition<'py>(py: Python<'py>, name: &str, b: &Bound<'py, PyAny>, a: f64, rho: Option<f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+fn prior_log_partition<'py>(
+    py: Python<'py>,
+    name: &str,
+    b: &Bound<'py, PyAny>,
+    a: f64,
+    rho: Option<f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let pr = prior(name, rho)?;
     let a = finite(a, "a", 0.0)?;
     let p = pool(None)?;
     let b = vector::<f64>(&p, b, "b")?;
     let bs = b.as_slice()?;
-    let out = run(py, |_| Ok(bs.iter().map(|&x| pr.log_partition(x, a)).collect::<Vec<f64>>()))?;
+    let out = run(py, |_| {
+        Ok(bs
+            .iter()
+            .map(|&x| pr.log_partition(x, a))
+            .collect::<Vec<f64>>())
+    })?;
     Ok(out.into_pyarray(py))
 }
 

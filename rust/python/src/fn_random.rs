@@ -16,7 +16,13 @@ fn resolve_threads(n_threads: Option<usize>) -> PyResult<usize> {
 /// `n` i.i.d. N(0,1) draws from the streams `(seed, domain, chunk)`.
 #[pyfunction]
 #[pyo3(signature = (n, seed, domain=0, n_threads=None))]
-fn standard_normal<'py>(py: Python<'py>, n: usize, seed: u64, domain: u64, n_threads: Option<usize>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+fn standard_normal<'py>(
+    py: Python<'py>,
+    n: usize,
+    seed: u64,
+    domain: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let p = pool(n_threads)?;
     let out = run(py, |_| {
         let mut v = vec![0.0; n];

@@ -17,7 +17,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("HdcoreError", py.get_type::<errors::HdcoreError>())?;
-    m.add("ConvergenceError", py.get_type::<errors::ConvergenceError>())?;
+    m.add(
+        "ConvergenceError",
+        py.get_type::<errors::ConvergenceError>(),
+    )?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
     fn_random::register(m)?;
     fn_linalg::register(m)?;

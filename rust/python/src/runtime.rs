@@ -3,9 +3,9 @@
 use crate::errors::{to_pyerr, HdcoreError};
 use hdcore_kernels::control::Interrupt;
 use hdcore_kernels::threads;
+use hdcore_kernels::threads::ThreadPool;
 use hdcore_kernels::{KernelError, Result as KResult};
 use pyo3::prelude::*;
-use hdcore_kernels::threads::ThreadPool;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -19,7 +19,10 @@ pub struct PyInterrupt {
 
 impl PyInterrupt {
     fn new() -> Self {
-        Self { last: Cell::new(Instant::now()), pending: RefCell::new(None) }
+        Self {
+            last: Cell::new(Instant::now()),
+            pending: RefCell::new(None),
+        }
     }
 }
 
@@ -61,7 +64,9 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(HdcoreError::new_err(format!("internal error in the Rust core (please report): {msg}")))
+            Err(HdcoreError::new_err(format!(
+                "internal error in the Rust core (please report): {msg}"
+            )))
         }
     }
 }

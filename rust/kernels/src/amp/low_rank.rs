@@ -30,8 +30,12 @@ pub struct AmpOptions {
 
 impl AmpOptions {
     fn validate(&self) -> Result<()> {
-        ensure((0.0..1.0).contains(&self.damping), "damping", || format!("must be in [0, 1), got {}", self.damping))?;
-        ensure(self.tol >= 0.0 && !self.tol.is_nan(), "tol", || format!("must be >= 0, got {}", self.tol))
+        ensure((0.0..1.0).contains(&self.damping), "damping", || {
+            format!("must be in [0, 1), got {}", self.damping)
+        })?;
+        ensure(self.tol >= 0.0 && !self.tol.is_nan(), "tol", || {
+            format!("must be >= 0, got {}", self.tol)
+        })
     }
 }
 
@@ -77,7 +81,10 @@ fn check_finite(v: &[f64]) -> Result<()> {
     if v.iter().all(|x| x.is_finite()) {
         Ok(())
     } else {
-        Err(KernelError::Numerical { what: "amp", reason: "the iterate became non-finite (try damping)".into() })
+        Err(KernelError::Numerical {
+            what: "amp",
+            reason: "the iterate became non-finite (try damping)".into(),
+        })
     }
 }
 
@@ -111,10 +118,16 @@ where
     opts.validate()?;
     let n = y.nrows();
     ensure(y.ncols() == n, "y", || "must be square".into())?;
-    ensure(x0.len() == n, "x0", || format!("has length {}, expected {n}", x0.len()))?;
-    ensure(snr >= 0.0 && snr.is_finite(), "snr", || format!("must be finite and >= 0, got {snr}"))?;
+    ensure(x0.len() == n, "x0", || {
+        format!("has length {}, expected {n}", x0.len())
+    })?;
+    ensure(snr >= 0.0 && snr.is_finite(), "snr", || {
+        format!("must be finite and >= 0, got {snr}")
+    })?;
     if let Some(t) = truth {
-        ensure(t.len() == n, "truth", || format!("has length {}, expected {n}", t.len()))?;
+        ensure(t.len() == n, "truth", || {
+            format!("has length {}, expected {n}", t.len())
+        })?;
     }
     let nf = n as f64;
     let mut out = AmpOutput {
@@ -135,8 +148,8 @@ where
     for _ in 0..opts.n_iter {
         ctl.check()?;
         y.apply(pool, &out.estimate, &mut field)?;
-        for i in 0..n {
-            field[i] = snr * field[i] - onsager * prev[i];
+        for (f, &p) in field.iter_mut().zip(&prev) {
+            *f = snr * *f - onsager * p;
         }
         let a = snr * snr * dot(&out.estimate, &out.estimate) / nf;
         prior.denoise(pool, &field, a, &mut mean, &mut var)?;
@@ -175,13 +188,21 @@ where
 {
     opts.validate()?;
     let (n, d) = (x.nrows(), x.ncols());
-    ensure(u0.len() == d, "u0", || format!("has length {}, expected {d}", u0.len()))?;
-    ensure(beta >= 0.0 && beta.is_finite(), "beta", || format!("must be finite and >= 0, got {beta}"))?;
+    ensure(u0.len() == d, "u0", || {
+        format!("has length {}, expected {d}", u0.len())
+    })?;
+    ensure(beta >= 0.0 && beta.is_finite(), "beta", || {
+        format!("must be finite and >= 0, got {beta}")
+    })?;
     if let Some(t) = truth_u {
-        ensure(t.len() == d, "truth_u", || format!("has length {}, expected {d}", t.len()))?;
+        ensure(t.len() == d, "truth_u", || {
+            format!("has length {}, expected {d}", t.len())
+        })?;
     }
     if let Some(t) = truth_v {
-        ensure(t.len() == n, "truth_v", || format!("has length {}, expected {n}", t.len()))?;
+        ensure(t.len() == n, "truth_v", || {
+            format!("has length {}, expected {n}", t.len())
+        })?;
     }
     let (nf, df) = (n as f64, d as f64);
     let alpha = nf / df;
@@ -199,23 +220,24 @@ where
     };
     out.record(truth_u);
     let mut var_u_avg = 0.0; // <var_u^t>; the first v-field has no Onsager term (vh^{-1} = 0)
-    let (mut bv, mut bu, mut mean, mut var) = (vec![0.0; n], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+    let (mut bv, mut bu, mut mean, mut var) =
+        (vec![0.0; n], vec![0.0; d], vec![0.0; d], vec![0.0; d]);
     for _ in 0..opts.n_iter {
         ctl.check()?;
         // v-step (Gaussian latent prior).
         x.apply(pool, &out.estimate, &mut bv)?;
         let a_v = beta * dot(&out.estimate, &out.estimate) / df;
         let shrink = 1.0 / (1.0 + a_v);
-        for mu in 0..n {
-            bv[mu] = (scale * bv[mu] - beta * var_u_avg * out.latent[mu]) * shrink;
+        for (b, &prev_v) in bv.iter_mut().zip(&out.latent) {
+            *b = (scale * *b - beta * var_u_avg * prev_v) * shrink;
         }
         std::mem::swap(&mut out.latent, &mut bv);
         let var_v_avg = shrink;
         // u-step (prior denoiser).
         x.apply_t(pool, &out.latent, &mut bu)?;
         let a_u = beta * dot(&out.latent, &out.latent) / df;
-        for i in 0..d {
-            bu[i] = scale * bu[i] - beta * alpha * var_v_avg * out.estimate[i];
+        for (b, &u) in bu.iter_mut().zip(&out.estimate) {
+            *b = scale * *b - beta * alpha * var_v_avg * u;
         }
         prior.denoise(pool, &bu, a_u, &mut mean, &mut var)?;
         let diff = damp(&mut out.estimate, &mean, opts.damping) / df;

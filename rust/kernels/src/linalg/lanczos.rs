@@ -29,7 +29,12 @@ pub struct LanczosOptions {
 impl LanczosOptions {
     /// Sensible defaults for `k` eigenpairs of an `n x n` operator.
     pub fn new(n: usize, k: usize) -> Self {
-        Self { k, ncv: (2 * k + 20).max(30).min(n), tol: 1e-10, max_restarts: 500 }
+        Self {
+            k,
+            ncv: (2 * k + 20).max(30).min(n),
+            tol: 1e-10,
+            max_restarts: 500,
+        }
     }
 }
 
@@ -99,15 +104,25 @@ where
     F: FnMut(&[f64], &mut [f64]) -> Result<()>,
     I: Interrupt + ?Sized,
 {
-    ensure(n >= 1, "n", || "the operator must have size at least 1".into())?;
-    ensure(opts.k >= 1 && opts.k <= n, "k", || format!("must be in 1..={n}, got {}", opts.k))?;
-    ensure(v0.len() == n, "v0", || format!("has length {}, expected {n}", v0.len()))?;
-    ensure(opts.tol > 0.0 && opts.tol.is_finite(), "tol", || "must be positive".into())?;
+    ensure(n >= 1, "n", || {
+        "the operator must have size at least 1".into()
+    })?;
+    ensure(opts.k >= 1 && opts.k <= n, "k", || {
+        format!("must be in 1..={n}, got {}", opts.k)
+    })?;
+    ensure(v0.len() == n, "v0", || {
+        format!("has length {}, expected {n}", v0.len())
+    })?;
+    ensure(opts.tol > 0.0 && opts.tol.is_finite(), "tol", || {
+        "must be positive".into()
+    })?;
     let ncv = opts.ncv.clamp((opts.k + 1).min(n), n);
     let k = opts.k;
 
     let norm0 = dot(v0, v0).sqrt();
-    ensure(norm0 > 0.0 && norm0.is_finite(), "v0", || "must be a finite non-zero vector".into())?;
+    ensure(norm0 > 0.0 && norm0.is_finite(), "v0", || {
+        "must be a finite non-zero vector".into()
+    })?;
     let mut v: Vec<f64> = v0.iter().map(|x| x / norm0).collect();
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(ncv + 1);
     let mut h = vec![0.0; ncv * ncv];
@@ -125,7 +140,10 @@ where
             op(&v, &mut w)?;
             n_matvec += 1;
             if w.iter().any(|x| !x.is_finite()) {
-                return Err(KernelError::Numerical { what: "lanczos", reason: "operator returned a non-finite vector".into() });
+                return Err(KernelError::Numerical {
+                    what: "lanczos",
+                    reason: "operator returned a non-finite vector".into(),
+                });
             }
             basis.push(std::mem::take(&mut v));
             let mut hj = orthogonalise(pool, &basis, &mut w);
@@ -138,7 +156,10 @@ where
                 h[j * ncv + i] = val;
             }
             beta = dot(&w, &w).sqrt();
-            let scale = hj.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(f64::MIN_POSITIVE);
+            let scale = hj
+                .iter()
+                .fold(0.0f64, |m, x| m.max(x.abs()))
+                .max(f64::MIN_POSITIVE);
             if beta <= 1e-14 * scale || basis.len() == n {
                 exhausted = true; // invariant subspace found: the Ritz pairs are exact
                 v = vec![0.0; n];
@@ -150,17 +171,27 @@ where
         // Ritz pairs of the projected matrix.
         let m = basis.len();
         let hm = Mat::<f64>::from_fn(m, m, |i, j| h[i * ncv + j]);
-        let eig = hm.self_adjoint_eigen(Side::Lower).map_err(|e| KernelError::Numerical {
-            what: "lanczos",
-            reason: format!("projected eigenproblem failed: {e:?}"),
-        })?;
+        let eig = hm
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| KernelError::Numerical {
+                what: "lanczos",
+                reason: format!("projected eigenproblem failed: {e:?}"),
+            })?;
         let theta: Vec<f64> = (0..m).map(|i| eig.S()[i]).collect();
         let y = eig.U();
         // faer returns ascending eigenvalues: the top ones are at the end.
         let order: Vec<usize> = (0..m).rev().collect();
-        let resid = |i: usize| if exhausted { 0.0 } else { (beta * y[(m - 1, i)]).abs() };
+        let resid = |i: usize| {
+            if exhausted {
+                0.0
+            } else {
+                (beta * y[(m - 1, i)]).abs()
+            }
+        };
         let kk = k.min(m);
-        let converged = order[..kk].iter().all(|&i| resid(i) <= opts.tol * theta[i].abs().max(1e-300));
+        let converged = order[..kk]
+            .iter()
+            .all(|&i| resid(i) <= opts.tol * theta[i].abs().max(1e-300));
         if converged || exhausted || n_restarts >= opts.max_restarts {
             let mut values = Vec::with_capacity(kk);
             let mut vectors = Vec::with_capacity(kk);
@@ -171,7 +202,14 @@ where
                 vectors.push(combine(pool, &basis, &coef, n));
                 residuals.push(resid(i));
             }
-            return Ok(Eigenpairs { values, vectors, residuals, n_matvec, n_restarts, converged: converged || exhausted });
+            return Ok(Eigenpairs {
+                values,
+                vectors,
+                residuals,
+                n_matvec,
+                n_restarts,
+                converged: converged || exhausted,
+            });
         }
 
         // Thick restart: keep the best `keep` Ritz vectors, H becomes diag(theta).
@@ -220,7 +258,9 @@ mod tests {
     fn matches_dense_eigensolver() {
         let p = pool(Some(1)).unwrap();
         let n = 120;
-        let a = Mat::<f64>::from_fn(n, n, |i, j| (((i + 1) * (j + 1)) as f64).sin() + if i == j { 0.01 * i as f64 } else { 0.0 });
+        let a = Mat::<f64>::from_fn(n, n, |i, j| {
+            (((i + 1) * (j + 1)) as f64).sin() + if i == j { 0.01 * i as f64 } else { 0.0 }
+        });
         let a = Mat::<f64>::from_fn(n, n, |i, j| a[(i, j)] + a[(j, i)]);
         let dense = a.self_adjoint_eigen(Side::Lower).unwrap();
         let op = |x: &[f64], y: &mut [f64]| {

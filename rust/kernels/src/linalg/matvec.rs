@@ -33,8 +33,12 @@ pub trait LinearOperator: Sync {
 }
 
 fn check_dims(x: &[f64], y: &[f64], nx: usize, ny: usize) -> Result<()> {
-    ensure(x.len() == nx, "x", || format!("has length {}, expected {nx}", x.len()))?;
-    ensure(y.len() == ny, "y", || format!("has length {}, expected {ny}", y.len()))
+    ensure(x.len() == nx, "x", || {
+        format!("has length {}, expected {nx}", x.len())
+    })?;
+    ensure(y.len() == ny, "y", || {
+        format!("has length {}, expected {ny}", y.len())
+    })
 }
 
 /// A borrowed row-major `nrows x ncols` matrix.
@@ -111,8 +115,9 @@ impl<T: Scalar> LinearOperator for Dense<'_, T> {
                     .into_par_iter()
                     .map(|b| {
                         let mut p = vec![0.0; n];
-                        for i in b * TALL_BLOCK..((b + 1) * TALL_BLOCK).min(m) {
-                            axpy(x[i], self.row(i), &mut p);
+                        let rows = b * TALL_BLOCK..((b + 1) * TALL_BLOCK).min(m);
+                        for (i, &xi) in rows.clone().zip(&x[rows]) {
+                            axpy(xi, self.row(i), &mut p);
                         }
                         p
                     })
@@ -164,7 +169,11 @@ impl<'a, T: Scalar> SymPacked<'a, T> {
     /// View `data` (length n(n+1)/2) as a packed symmetric matrix.
     pub fn new(data: &'a [T], n: usize) -> Result<Self> {
         ensure(data.len() == packed_len(n), "a", || {
-            format!("packed storage of a {n} x {n} matrix has {} elements, got {}", packed_len(n), data.len())
+            format!(
+                "packed storage of a {n} x {n} matrix has {} elements, got {}",
+                packed_len(n),
+                data.len()
+            )
         })?;
         // Split the rows so that every block holds about the same number of elements.
         let total = packed_len(n).max(1);
@@ -236,14 +245,20 @@ mod tests {
     use crate::threads::pool;
 
     fn matrix(m: usize, n: usize) -> Vec<f64> {
-        (0..m * n).map(|k| (((k * 2654435761) % 1000) as f64) / 500.0 - 1.0).collect()
+        (0..m * n)
+            .map(|k| (((k * 2654435761) % 1000) as f64) / 500.0 - 1.0)
+            .collect()
     }
 
     fn naive(a: &[f64], m: usize, n: usize, x: &[f64], t: bool) -> Vec<f64> {
         if t {
-            (0..n).map(|j| (0..m).map(|i| a[i * n + j] * x[i]).sum()).collect()
+            (0..n)
+                .map(|j| (0..m).map(|i| a[i * n + j] * x[i]).sum())
+                .collect()
         } else {
-            (0..m).map(|i| (0..n).map(|j| a[i * n + j] * x[j]).sum()).collect()
+            (0..m)
+                .map(|i| (0..n).map(|j| a[i * n + j] * x[j]).sum())
+                .collect()
         }
     }
 
@@ -285,8 +300,14 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|j| (j as f64 * 0.3).sin()).collect();
             let mut y1 = vec![0.0; n];
             let mut y2 = vec![0.0; n];
-            Dense::new(&full, n, n).unwrap().apply(&p, &x, &mut y1).unwrap();
-            SymPacked::new(&packed, n).unwrap().apply(&p, &x, &mut y2).unwrap();
+            Dense::new(&full, n, n)
+                .unwrap()
+                .apply(&p, &x, &mut y1)
+                .unwrap();
+            SymPacked::new(&packed, n)
+                .unwrap()
+                .apply(&p, &x, &mut y2)
+                .unwrap();
             for (u, v) in y1.iter().zip(&y2) {
                 assert!((u - v).abs() < 1e-9, "n = {n}");
             }

@@ -13,7 +13,10 @@ use rayon::ThreadPool;
 
 /// Whether every entry is finite (parallel scan in fixed chunks).
 pub fn all_finite<T: Scalar>(pool: &ThreadPool, data: &[T]) -> bool {
-    pool.install(|| data.par_chunks(1 << 16).all(|c| c.iter().all(|v| v.to_f64().is_finite())))
+    pool.install(|| {
+        data.par_chunks(1 << 16)
+            .all(|c| c.iter().all(|v| v.to_f64().is_finite()))
+    })
 }
 
 /// Read bandwidth of this machine in bytes per second: the best of `repeats` parallel sums over a
@@ -53,8 +56,10 @@ pub fn is_symmetric<T: Scalar + PartialEq>(pool: &ThreadPool, data: &[T], n: usi
     pool.install(|| {
         (0..tiles).into_par_iter().all(|ib| {
             (0..=ib).all(|jb| {
-                (ib * TILE..((ib + 1) * TILE).min(n))
-                    .all(|i| (jb * TILE..((jb + 1) * TILE).min(i)).all(|j| data[i * n + j] == data[j * n + i]))
+                (ib * TILE..((ib + 1) * TILE).min(n)).all(|i| {
+                    (jb * TILE..((jb + 1) * TILE).min(i))
+                        .all(|j| data[i * n + j] == data[j * n + i])
+                })
             })
         })
     })

@@ -85,7 +85,12 @@ macro_rules! kernels {
 
         /// Returns `a . x` and performs `y += alpha * a` in the same pass over `a`.
         #[inline(always)]
-        pub fn dot_axpy<T: crate::linalg::simd::Scalar>(a: &[T], x: &[f64], alpha: f64, y: &mut [f64]) -> f64 {
+        pub fn dot_axpy<T: crate::linalg::simd::Scalar>(
+            a: &[T],
+            x: &[f64],
+            alpha: f64,
+            y: &mut [f64],
+        ) -> f64 {
             let n = a.len().min(x.len()).min(y.len());
             let (a, x, y) = (&a[..n], &x[..n], &mut y[..n]);
             let mut acc = [0.0f64; 8];
@@ -100,7 +105,12 @@ macro_rules! kernels {
                 }
             }
             let mut tail = 0.0;
-            for ((u, v), w) in ac.remainder().iter().zip(xc.remainder()).zip(yc.into_remainder()) {
+            for ((u, v), w) in ac
+                .remainder()
+                .iter()
+                .zip(xc.remainder())
+                .zip(yc.into_remainder())
+            {
                 let u = u.to_f64();
                 tail = madd(u, *v, tail);
                 *w = madd(alpha, u, *w);

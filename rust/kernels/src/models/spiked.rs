@@ -38,13 +38,19 @@ pub fn spiked_wigner<T: Scalar>(
     y: &mut [T],
     x: &mut [f64],
 ) -> Result<()> {
-    ensure(snr >= 0.0 && snr.is_finite(), "snr", || format!("must be finite and >= 0, got {snr}"))?;
-    ensure(x.len() == n, "x", || format!("has length {}, expected {n}", x.len()))?;
+    ensure(snr >= 0.0 && snr.is_finite(), "snr", || {
+        format!("must be finite and >= 0, got {snr}")
+    })?;
+    ensure(x.len() == n, "x", || {
+        format!("has length {}, expected {n}", x.len())
+    })?;
     let expected = match storage {
         SymStorage::Full => n * n,
         SymStorage::Packed => n * (n + 1) / 2,
     };
-    ensure(y.len() == expected, "y", || format!("has length {}, expected {expected}", y.len()))?;
+    ensure(y.len() == expected, "y", || {
+        format!("has length {}, expected {expected}", y.len())
+    })?;
     prior.sample(pool, seed, domain::SIGNAL, x);
     let x: &[f64] = x;
     let (signal, noise) = (snr / n as f64, 1.0 / (n as f64).sqrt());
@@ -53,7 +59,11 @@ pub fn spiked_wigner<T: Scalar>(
         for (k, v) in out.iter_mut().enumerate() {
             let j = i + k;
             let g: f64 = StandardNormal.sample(&mut rng);
-            let g = if k == 0 { g * std::f64::consts::SQRT_2 } else { g };
+            let g = if k == 0 {
+                g * std::f64::consts::SQRT_2
+            } else {
+                g
+            };
             *v = T::from_f64(signal * x[i] * x[j] + noise * g);
         }
     };
@@ -64,14 +74,18 @@ pub fn spiked_wigner<T: Scalar>(
                 (0..n).into_par_iter().for_each(|i| {
                     let p = &ptr;
                     // SAFETY: rows of the packed triangle are disjoint ranges of `y`.
-                    let row = unsafe { std::slice::from_raw_parts_mut(p.0.add(packed_offset(n, i)), n - i) };
+                    let row = unsafe {
+                        std::slice::from_raw_parts_mut(p.0.add(packed_offset(n, i)), n - i)
+                    };
                     upper_row(i, row);
                 })
             });
         }
         SymStorage::Full => {
             pool.install(|| {
-                y.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| upper_row(i, &mut row[i..]));
+                y.par_chunks_mut(n.max(1))
+                    .enumerate()
+                    .for_each(|(i, row)| upper_row(i, &mut row[i..]));
             });
             // Mirror the upper triangle into the lower one, tile by tile.
             const TILE: usize = 64;
@@ -110,23 +124,33 @@ pub fn spiked_wishart<T: Scalar>(
     u: &mut [f64],
     v: &mut [f64],
 ) -> Result<()> {
-    ensure(beta >= 0.0 && beta.is_finite(), "beta", || format!("must be finite and >= 0, got {beta}"))?;
-    ensure(u.len() == d, "u", || format!("has length {}, expected {d}", u.len()))?;
-    ensure(v.len() == n, "v", || format!("has length {}, expected {n}", v.len()))?;
-    ensure(xmat.len() == n * d, "x", || format!("has length {}, expected {n} x {d}", xmat.len()))?;
+    ensure(beta >= 0.0 && beta.is_finite(), "beta", || {
+        format!("must be finite and >= 0, got {beta}")
+    })?;
+    ensure(u.len() == d, "u", || {
+        format!("has length {}, expected {d}", u.len())
+    })?;
+    ensure(v.len() == n, "v", || {
+        format!("has length {}, expected {n}", v.len())
+    })?;
+    ensure(xmat.len() == n * d, "x", || {
+        format!("has length {}, expected {n} x {d}", xmat.len())
+    })?;
     prior.sample(pool, seed, domain::SIGNAL, u);
     fill_standard_normal(pool, seed, domain::LATENT, v);
     let amp = (beta / d as f64).sqrt();
     let (u, v): (&[f64], &[f64]) = (u, v);
     pool.install(|| {
-        xmat.par_chunks_mut(d.max(1)).enumerate().for_each(|(mu, row)| {
-            let mut rng = stream(seed, &[domain::NOISE, mu as u64]);
-            let s = amp * v[mu];
-            for (val, &ui) in row.iter_mut().zip(u) {
-                let g: f64 = StandardNormal.sample(&mut rng);
-                *val = T::from_f64(g + s * ui);
-            }
-        })
+        xmat.par_chunks_mut(d.max(1))
+            .enumerate()
+            .for_each(|(mu, row)| {
+                let mut rng = stream(seed, &[domain::NOISE, mu as u64]);
+                let s = amp * v[mu];
+                for (val, &ui) in row.iter_mut().zip(u) {
+                    let g: f64 = StandardNormal.sample(&mut rng);
+                    *val = T::from_f64(g + s * ui);
+                }
+            })
     });
     Ok(())
 }
@@ -143,14 +167,37 @@ mod tests {
         let mut full = vec![0.0f64; n * n];
         let mut packed = vec![0.0f64; n * (n + 1) / 2];
         let (mut x1, mut x2) = (vec![0.0; n], vec![0.0; n]);
-        spiked_wigner(&p, n, 1.5, &Prior::Rademacher, 9, SymStorage::Full, &mut full, &mut x1).unwrap();
-        spiked_wigner(&p, n, 1.5, &Prior::Rademacher, 9, SymStorage::Packed, &mut packed, &mut x2).unwrap();
+        spiked_wigner(
+            &p,
+            n,
+            1.5,
+            &Prior::Rademacher,
+            9,
+            SymStorage::Full,
+            &mut full,
+            &mut x1,
+        )
+        .unwrap();
+        spiked_wigner(
+            &p,
+            n,
+            1.5,
+            &Prior::Rademacher,
+            9,
+            SymStorage::Packed,
+            &mut packed,
+            &mut x2,
+        )
+        .unwrap();
         assert_eq!(x1, x2);
         for i in 0..n {
             for j in 0..n {
                 assert_eq!(full[i * n + j], full[j * n + i]);
             }
-            assert_eq!(&full[i * n + i..(i + 1) * n], &packed[packed_offset(n, i)..packed_offset(n, i) + n - i]);
+            assert_eq!(
+                &full[i * n + i..(i + 1) * n],
+                &packed[packed_offset(n, i)..packed_offset(n, i) + n - i]
+            );
         }
     }
 
@@ -160,8 +207,21 @@ mod tests {
         let n = 1000;
         let mut y = vec![0.0f64; n * n];
         let mut x = vec![0.0; n];
-        spiked_wigner(&p, n, 0.0, &Prior::Gaussian, 1, SymStorage::Full, &mut y, &mut x).unwrap();
-        let off: f64 = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| y[i * n + j].powi(2)).sum::<f64>()
+        spiked_wigner(
+            &p,
+            n,
+            0.0,
+            &Prior::Gaussian,
+            1,
+            SymStorage::Full,
+            &mut y,
+            &mut x,
+        )
+        .unwrap();
+        let off: f64 = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .map(|(i, j)| y[i * n + j].powi(2))
+            .sum::<f64>()
             / (n * (n - 1) / 2) as f64;
         let diag: f64 = (0..n).map(|i| y[i * n + i].powi(2)).sum::<f64>() / n as f64;
         assert!((off * n as f64 - 1.0).abs() < 0.01, "{off}");
@@ -173,9 +233,32 @@ mod tests {
         let (n, d) = (300, 50);
         let mut a = vec![0.0f32; n * d];
         let mut b = vec![0.0f32; n * d];
-        let (mut u1, mut v1, mut u2, mut v2) = (vec![0.0; d], vec![0.0; n], vec![0.0; d], vec![0.0; n]);
-        spiked_wishart(&pool(Some(1)).unwrap(), n, d, 2.0, &Prior::Gaussian, 4, &mut a, &mut u1, &mut v1).unwrap();
-        spiked_wishart(&pool(Some(2)).unwrap(), n, d, 2.0, &Prior::Gaussian, 4, &mut b, &mut u2, &mut v2).unwrap();
+        let (mut u1, mut v1, mut u2, mut v2) =
+            (vec![0.0; d], vec![0.0; n], vec![0.0; d], vec![0.0; n]);
+        spiked_wishart(
+            &pool(Some(1)).unwrap(),
+            n,
+            d,
+            2.0,
+            &Prior::Gaussian,
+            4,
+            &mut a,
+            &mut u1,
+            &mut v1,
+        )
+        .unwrap();
+        spiked_wishart(
+            &pool(Some(2)).unwrap(),
+            n,
+            d,
+            2.0,
+            &Prior::Gaussian,
+            4,
+            &mut b,
+            &mut u2,
+            &mut v2,
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(u1, u2);
         assert_eq!(v1, v2);
