@@ -105,3 +105,27 @@ def test_interrupt_reaches_a_running_kernel():
     p.send_signal(2)
     out, _ = p.communicate(timeout=30)
     assert "interrupted" in out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 12), x0_len=st.integers(0, 14), snr=st.one_of(st.floats(-2, 3), st.just(float("nan"))),
+       damping=st.floats(-0.5, 1.5), prior=st.sampled_from(["gaussian", "rademacher", "spherical",
+                                                            "sparse_rademacher", "bogus"]),
+       rho=st.one_of(st.none(), st.floats(-0.5, 1.5)))
+def test_amp_binding_never_crashes(n, x0_len, snr, damping, prior, rho):
+    """Random arguments to the AMP entry point: a result or a ValueError naming the problem."""
+    y = np.eye(n)
+    valid = (x0_len == n and snr == snr and snr >= 0 and 0 <= damping < 1 and prior != "bogus"
+             and (prior != "sparse_rademacher" or (rho is not None and 0 < rho <= 1)))
+    try:
+        out = _core.amp_wigner(y, snr, prior, np.ones(x0_len), rho=rho, damping=damping,
+                               n_iter=3)
+    except ValueError as e:
+        assert not valid, e
+        assert "`" in str(e) or "prior" in str(e)
+    else:
+        assert valid and np.isfinite(out["estimate"]).all()

@@ -66,3 +66,24 @@ def test_thread_count_resolution(monkeypatch):
         hdcore.get_num_threads()
     with pytest.raises(ValueError, match="n_threads"):
         hdcore.get_num_threads(0)
+
+
+def _child_matvec(seed):
+    from hdcore.linalg import matvec
+
+    a = np.random.default_rng(seed).standard_normal((300, 300))
+    return float(np.abs(matvec(a, np.ones(300)) - a.sum(axis=1)).max())
+
+
+def test_fork_after_using_the_thread_pool_does_not_deadlock():
+    """The Rust pools are rebuilt in a forked child (fork guard), so multiprocessing with the
+    'fork' start method works after the parent has used hdcore's threads."""
+    import multiprocessing as mp
+
+    from hdcore.linalg import matvec
+
+    matvec(np.ones((500, 500)), np.ones(500), n_threads=2)  # parent starts its pool
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2) as pool:
+        errors = pool.map_async(_child_matvec, [1, 2, 3]).get(timeout=120)
+    assert max(errors) < 1e-9
