@@ -112,7 +112,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 12), x0_len=st.integers(0, 14), snr=st.one_of(st.floats(-2, 3), st.just(float("nan"))),
+@given(n=st.integers(1, 12), x0_len=st.integers(0, 14),
+       snr=st.one_of(st.floats(-2, 3), st.just(float("nan"))),
        damping=st.floats(-0.5, 1.5),
        prior=st.sampled_from(["gaussian", "rademacher", "spherical", "sparse_rademacher", "bogus"]),
        rho=st.one_of(st.none(), st.floats(-0.5, 1.5)))
