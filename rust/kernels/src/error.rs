@@ -40,3 +40,10 @@ pub fn ensure(cond: bool, name: &'static str, reason: impl FnOnce() -> String) -
         Err(invalid(name, reason()))
     }
 }
+
+/// Fail unless a slice argument has the expected length.
+pub fn ensure_len(len: usize, expected: usize, name: &'static str) -> Result<()> {
+    ensure(len == expected, name, || {
+        format!("has length {len}, expected {expected}")
+    })
+}

@@ -66,6 +66,14 @@ pub fn opt_vector<'py>(
     }
 }
 
+/// The slice of an optional vector.
+pub fn opt_slice<'a>(v: &'a Option<PyReadonlyArray1<'_, f64>>) -> PyResult<Option<&'a [f64]>> {
+    Ok(match v {
+        Some(a) => Some(a.as_slice()?),
+        None => None,
+    })
+}
+
 /// A matrix argument: dense 2-D or packed-symmetric 1-D, float64 or float32 storage.
 pub enum MatrixArg<'py> {
     /// Dense float64.

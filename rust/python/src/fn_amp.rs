@@ -1,6 +1,6 @@
 //! AMP loops for the spiked models.
 
-use crate::convert::{finite, opt_vector, prior, vector, MatrixArg};
+use crate::convert::{finite, opt_slice, opt_vector, prior, vector, MatrixArg};
 use crate::runtime::{pool, run};
 use hdcore_kernels::amp::{
     amp_wigner as k_wigner, amp_wishart as k_wishart, AmpOptions, AmpOutput,
@@ -37,17 +37,6 @@ fn to_dict<'py>(py: Python<'py>, o: AmpOutput) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
-fn check_len(v: &[f64], n: usize, name: &str) -> PyResult<()> {
-    if v.len() == n {
-        Ok(())
-    } else {
-        Err(PyValueError::new_err(format!(
-            "`{name}` has length {}, expected {n}",
-            v.len()
-        )))
-    }
-}
-
 /// Bayes AMP for the spiked Wigner model.
 #[pyfunction]
 #[pyo3(signature = (y, snr, prior_name, x0, *, rho=None, truth=None, packed_n=None, n_iter=100, damping=0.0, tol=1e-12, n_threads=None))]
@@ -72,18 +61,9 @@ fn amp_wigner<'py>(
     let p = pool(n_threads)?;
     let ym = MatrixArg::extract(&p, y, packed_n, "y")?;
     ym.check_symmetric(&p, "y")?;
-    let n = ym.shape().0;
     let x0 = vector::<f64>(&p, x0, "x0")?;
     let truth = opt_vector(&p, truth, "truth")?;
-    let x0s = x0.as_slice()?;
-    check_len(x0s, n, "x0")?;
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    if let Some(t) = ts {
-        check_len(t, n, "truth")?;
-    }
+    let (x0s, ts) = (x0.as_slice()?, opt_slice(&truth)?);
     let op = ym.operator()?;
     let op = &*op;
     let out = run(py, |ctl| k_wigner(&p, op, snr, &pr, x0s, ts, o, ctl))?;
@@ -113,26 +93,10 @@ fn amp_wishart<'py>(
     let o = opts(n_iter, damping, tol)?;
     let p = pool(n_threads)?;
     let xm = MatrixArg::extract(&p, x, None, "x")?;
-    let (n, d) = xm.shape();
     let u0 = vector::<f64>(&p, u0, "u0")?;
     let tu = opt_vector(&p, truth_u, "truth_u")?;
     let tv = opt_vector(&p, truth_v, "truth_v")?;
-    let u0s = u0.as_slice()?;
-    check_len(u0s, d, "u0")?;
-    let tus = match &tu {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    let tvs = match &tv {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    if let Some(t) = tus {
-        check_len(t, d, "truth_u")?;
-    }
-    if let Some(t) = tvs {
-        check_len(t, n, "truth_v")?;
-    }
+    let (u0s, tus, tvs) = (u0.as_slice()?, opt_slice(&tu)?, opt_slice(&tv)?);
     let op = xm.operator()?;
     let op = &*op;
     let out = run(py, |ctl| {

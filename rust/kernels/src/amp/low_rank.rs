@@ -12,7 +12,7 @@
 //! The state evolution of both loops lives in `hdcore.theory.low_rank` (Python).
 
 use crate::control::Interrupt;
-use crate::error::{ensure, KernelError, Result};
+use crate::error::{ensure, ensure_len, KernelError, Result};
 use crate::linalg::LinearOperator;
 use crate::priors::Prior;
 use rayon::ThreadPool;
@@ -67,6 +67,21 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl AmpOutput {
+    /// Empty traces, starting from `x0`; `latent_len` is the size of the latent estimate.
+    fn new(x0: &[f64], latent_len: usize) -> Self {
+        AmpOutput {
+            estimate: x0.to_vec(),
+            variance: vec![0.0; x0.len()],
+            latent: vec![0.0; latent_len],
+            overlap: Vec::new(),
+            q: Vec::new(),
+            overlap_latent: Vec::new(),
+            delta: Vec::new(),
+            n_iter: 0,
+            converged: false,
+        }
+    }
+
     /// Append `q` and the overlap of the current estimate to the traces.
     fn record(&mut self, truth: Option<&[f64]>) {
         let n = self.estimate.len().max(1) as f64;
@@ -118,29 +133,15 @@ where
     opts.validate()?;
     let n = y.nrows();
     ensure(y.ncols() == n, "y", || "must be square".into())?;
-    ensure(x0.len() == n, "x0", || {
-        format!("has length {}, expected {n}", x0.len())
-    })?;
+    ensure_len(x0.len(), n, "x0")?;
     ensure(snr >= 0.0 && snr.is_finite(), "snr", || {
         format!("must be finite and >= 0, got {snr}")
     })?;
     if let Some(t) = truth {
-        ensure(t.len() == n, "truth", || {
-            format!("has length {}, expected {n}", t.len())
-        })?;
+        ensure_len(t.len(), n, "truth")?;
     }
     let nf = n as f64;
-    let mut out = AmpOutput {
-        estimate: x0.to_vec(),
-        variance: vec![0.0; n],
-        latent: Vec::new(),
-        overlap: Vec::new(),
-        q: Vec::new(),
-        overlap_latent: Vec::new(),
-        delta: Vec::new(),
-        n_iter: 0,
-        converged: false,
-    };
+    let mut out = AmpOutput::new(x0, 0);
     out.record(truth);
     let mut prev = vec![0.0; n];
     let mut onsager = 0.0; // s^2 <var^t>; zero at t = 0 because xh^{-1} = 0
@@ -188,36 +189,20 @@ where
 {
     opts.validate()?;
     let (n, d) = (x.nrows(), x.ncols());
-    ensure(u0.len() == d, "u0", || {
-        format!("has length {}, expected {d}", u0.len())
-    })?;
+    ensure_len(u0.len(), d, "u0")?;
     ensure(beta >= 0.0 && beta.is_finite(), "beta", || {
         format!("must be finite and >= 0, got {beta}")
     })?;
     if let Some(t) = truth_u {
-        ensure(t.len() == d, "truth_u", || {
-            format!("has length {}, expected {d}", t.len())
-        })?;
+        ensure_len(t.len(), d, "truth_u")?;
     }
     if let Some(t) = truth_v {
-        ensure(t.len() == n, "truth_v", || {
-            format!("has length {}, expected {n}", t.len())
-        })?;
+        ensure_len(t.len(), n, "truth_v")?;
     }
     let (nf, df) = (n as f64, d as f64);
     let alpha = nf / df;
     let scale = (beta / df).sqrt();
-    let mut out = AmpOutput {
-        estimate: u0.to_vec(),
-        variance: vec![0.0; d],
-        latent: vec![0.0; n],
-        overlap: Vec::new(),
-        q: Vec::new(),
-        overlap_latent: Vec::new(),
-        delta: Vec::new(),
-        n_iter: 0,
-        converged: false,
-    };
+    let mut out = AmpOutput::new(u0, n);
     out.record(truth_u);
     let mut var_u_avg = 0.0; // <var_u^t>; the first v-field has no Onsager term (vh^{-1} = 0)
     let (mut bv, mut bu, mut mean, mut var) =
