@@ -16,6 +16,10 @@ from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__
 
+# Imported after __version__; binds ``hdcore.sweep`` to the function (not the module of the
+# same name, which stays importable: ``from hdcore.sweep import sweep``).
+from hdcore.sweep import sweep
+
 __all__ = [
     "algorithms",
     "errors",
@@ -23,6 +27,7 @@ __all__ = [
     "linalg",
     "models",
     "theory",
+    "sweep",
     "get_num_threads",
     "HdcoreError",
     "ConvergenceError",
