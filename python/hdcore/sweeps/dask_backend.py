@@ -38,7 +38,9 @@ def _set_threads(per_host: dict[str, int], worker) -> None:
     """Worker plugin body: size the Rust pool unless the worker's environment already does."""
     if ENV_VAR in os.environ:
         return
-    host = worker.address.rsplit(":", 1)[0]
+    from distributed.comm import get_address_host
+
+    host = get_address_host(worker.address)
     total = per_host.get(host) or getattr(worker.state, "nthreads", 1)
     os.environ[ENV_VAR] = str(max(1, available_cores() // max(1, total)))
 
@@ -57,7 +59,7 @@ class Dask:
             n = n_workers or available_cores()
             t = threads or max(1, available_cores() // n)
             self._cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                 env={ENV_VAR: str(t)})
             self.client = distributed.Client(self._cluster)
         elif isinstance(scheduler, distributed.Client):

@@ -5,11 +5,18 @@ Every backend offers the same small interface to :func:`hdcore.sweep`: ``start()
 from :func:`hdcore.sweeps.records.run_job`), ``restart()`` and ``close(cancel)``; ``window``
 is how many jobs it keeps in flight.
 
-Worker processes are started with the ``spawn`` method: a fresh interpreter that imports
-hdcore, never a ``fork`` of a parent that may be running Rust, BLAS, tqdm or Dask threads (the
-Rust thread pools have a fork guard, other libraries do not). Each worker gets
-``HDCORE_NUM_THREADS = threads_per_worker`` before its first kernel call, so workers x threads
-stays within the cores, and ignores SIGINT: on Ctrl-C the parent stops them.
+Worker processes are never a plain ``fork`` of the caller, which may be running Rust, BLAS,
+tqdm or Dask threads (the Rust thread pools have a fork guard, other libraries do not). Where
+the platform has it (Linux, macOS) they come from a ``forkserver``: a clean single-threaded
+process started once per session that has imported hdcore (and so numpy and the Rust
+extension, which starts no thread at import) and forks a worker in milliseconds. Elsewhere they
+are ``spawn``-ed fresh interpreters (about a second each to import hdcore). Either way the
+caller's ``__main__`` module is imported in each worker, so a script must guard its sweep with
+``if __name__ == "__main__":``. Each worker gets ``HDCORE_NUM_THREADS = threads_per_worker``
+before its first kernel call, so workers x threads stays within the cores, and ignores
+SIGINT: on Ctrl-C the parent stops them. Workers take the caller's environment variables as
+they are when the pool starts (variables read at import, such as BLAS thread counts, keep the
+values they had when the fork server started).
 """
 
 from __future__ import annotations
@@ -40,7 +47,15 @@ __all__ = [
 ]
 
 ENV_VAR = "HDCORE_NUM_THREADS"
-START_METHOD = "spawn"
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _context():
+    ctx = multiprocessing.get_context(START_METHOD)
+    if START_METHOD == "forkserver":
+        # Takes effect when the (per-session) fork server starts; harmless afterwards.
+        ctx.set_forkserver_preload(["hdcore.sweeps.local"])
+    return ctx
 
 
 class PoolBroken(Exception):
@@ -170,9 +185,13 @@ _WORKER_TASK: Callable | None = None
 _WORKER_LOAD_ERROR: str | None = None
 
 
-def _init_worker(payload: bytes, threads: int) -> None:
+def _init_worker(payload: bytes, threads: int, environ: dict[str, str]) -> None:
     global _WORKER_TASK, _WORKER_LOAD_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A fork server's environment dates from its start: take the caller's current one.
+    for name in set(os.environ) - set(environ):
+        del os.environ[name]
+    os.environ.update(environ)
     os.environ[ENV_VAR] = str(threads)
     try:
         _WORKER_TASK = pickle.loads(payload)
@@ -191,7 +210,7 @@ def _process_job(params: dict, seed: int) -> dict:
 
 
 class Processes:
-    """A pool of ``n_workers`` spawned processes, each with ``threads`` Rust threads.
+    """A pool of ``n_workers`` worker processes, each with ``threads`` Rust threads.
 
     If a worker dies (segfault, out-of-memory kill, ``os._exit``), the pool is broken and
     :meth:`outcome` raises :class:`PoolBroken` for the jobs in flight; :func:`hdcore.sweep`
@@ -222,8 +241,8 @@ class Processes:
             If it cannot unpickle the task.
         """
         self._pool = ProcessPoolExecutor(
-            self.n_workers, mp_context=multiprocessing.get_context(START_METHOD),
-            initializer=_init_worker, initargs=(self.payload, self.threads))
+            self.n_workers, mp_context=_context(),
+            initializer=_init_worker, initargs=(self.payload, self.threads, dict(os.environ)))
         try:
             error = self._pool.submit(_ping).result()
         except BrokenProcessPool:
