@@ -25,10 +25,14 @@ def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def cluster():
     """A LocalCluster of 2 single-threaded worker processes, without HDCORE_NUM_THREADS in
     their environment (so the sweep's worker plugin sizes their Rust pools)."""
+    import dask
+
     saved = os.environ.pop("HDCORE_NUM_THREADS", None)
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=":0") as c:
+        # A task that kills one worker is declared failed at once (default: after 3 deaths).
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+                distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                         dashboard_address=":0") as c:
             yield c
     finally:
         if saved is not None:
@@ -70,6 +74,16 @@ def test_dask_workers_get_sized_rust_pools(cluster):
                           scheduler=client, progress=False)
         # Both workers run on this host: cores // (2 workers x 1 thread) each.
         assert (df["threads"] == max(1, available_cores() // 2)).all()
+
+
+def test_a_point_that_kills_its_dask_worker_is_recorded_and_the_others_complete(cluster):
+    with distributed.Client(cluster) as client, \
+            pytest.warns(RuntimeWarning, match="1 of 5 runs failed"):
+        df = hdcore.sweep(sweep_tasks.crash_at_3, {"x": range(5)}, backend="dask",
+                          scheduler=client, progress=False)
+    crashed = df["x"] == 3
+    assert df.loc[crashed, "error"].str.startswith("WorkerDied:").all()
+    assert df.loc[~crashed, "error"].isna().all()
 
 
 def test_dask_starts_a_local_cluster_when_no_scheduler_is_given():

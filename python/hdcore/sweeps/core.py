@@ -5,9 +5,7 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-
-import pandas as pd
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING
 
 from hdcore._validation import check_choice, check_int
 from hdcore.random import as_seed
@@ -23,6 +21,9 @@ from hdcore.sweeps.local import (
 )
 from hdcore.sweeps.records import frame, make_record
 from hdcore.sweeps.store import Store, encode
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BACKENDS", "sweep"]
 
@@ -290,6 +291,8 @@ def sweep(task: Callable[..., Mapping], grid, *, seeds: int | Iterable[int] = 1,
                 "task": name, "seed": base, "replicates": reps,
                 "jobs": [{"key": j.key, "params": j.params, "replicate": j.replicate,
                           "seed": j.seed} for j in jobs]})
+        from tqdm.auto import tqdm  # imported here: `import hdcore` stays light
+
         with tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", leave=False,
                   desc=desc or getattr(task, "__name__", "sweep"),
                   disable=not progress) as bar:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import time
 import traceback as tb
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from hdcore._core import __version__
 from hdcore.sweeps.grid import RESERVED, Job
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["error_info", "frame", "make_record", "run_job"]
 
@@ -89,6 +92,8 @@ def frame(rows: Iterable[tuple[dict, int, int, dict]]) -> pd.DataFrame:
     results (in order of first appearance), ``wall_time``, ``hdcore_version``, ``error``
     (``"Type: message"`` or None) and ``traceback`` (None unless the run failed).
     """
+    import pandas as pd  # imported here: `import hdcore` stays light
+
     rows = list(rows)
     param_cols: dict[str, None] = {}
     result_cols: dict[str, None] = {}

@@ -26,8 +26,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hdcore.sweeps.records import frame
 
@@ -35,6 +34,9 @@ try:  # POSIX; elsewhere the journal is not locked
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FORMATS", "Store", "load"]
 
