@@ -59,3 +59,22 @@ def crash_at_3(seed, x):
 def threads(seed, x):
     """The Rust thread count a kernel would use here, and the worker's pid."""
     return {"threads": hdcore.get_num_threads(), "pid": os.getpid()}
+
+
+class LoadsOnlyHere:
+    """A task that pickles here but cannot be unpickled in any other process."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+
+    def __reduce__(self):
+        return _load_only_in, (self.pid,)
+
+    def __call__(self, seed, x):
+        return {"y": x}
+
+
+def _load_only_in(pid):
+    if os.getpid() != pid:
+        raise ImportError("this task cannot be loaded here")
+    return LoadsOnlyHere()

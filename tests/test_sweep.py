@@ -277,6 +277,8 @@ def test_bad_tasks_and_unwritable_out_are_refused_before_any_work(tmp_path):
         hdcore.sweep(noisy_square, {"z": [1]}, progress=False)
     with pytest.raises(TypeError, match="cannot be sent to worker processes"):
         hdcore.sweep(_unpicklable(), {"x": [1, 2]}, n_workers=2, progress=False)
+    with pytest.raises(TypeError, match="could not load `task`.*cannot be loaded here"):
+        hdcore.sweep(sweep_tasks.LoadsOnlyHere(), {"x": [1, 2]}, n_workers=2, progress=False)
     (tmp_path / "file").write_text("not a directory")
     task = Counter()
     with pytest.raises(ValueError, match="`out`: cannot write"):

@@ -133,19 +133,9 @@ def _execute(backend, todo: list[Job], name: str, store: Store | None, bar) -> d
 
 def _persist(finished: list[dict], records: dict[str, dict], store: Store | None) -> None:
     """Append ``finished`` to the journal (one write, one flush) and to ``records``."""
-    lines = []
-    for i, rec in enumerate(finished):
-        if store is not None:
-            try:
-                lines.append(encode(rec))
-            except (TypeError, ValueError) as exc:
-                rec = finished[i] = {**rec, "result": None, "error": {
-                    "type": type(exc).__name__, "traceback": None,
-                    "message": f"the result cannot be written to `out`: {exc}"}}
-                lines.append(encode(rec))
-        records[rec["key"]] = rec
     if store is not None:
-        store.append(lines)
+        store.append([encode(rec) for rec in finished])
+    records.update((rec["key"], rec) for rec in finished)
 
 
 def _make_backend(backend: str, task: Callable, *, scheduler, n_workers: int | None,
@@ -285,12 +275,17 @@ def sweep(task: Callable[..., Mapping], grid, *, seeds: int | Iterable[int] = 1,
                                    threads=threads_per_worker, processes=processes,
                                    n_todo=len(todo))
         if store is not None:
-            if not resume:
-                store.clear()
-            store.write_manifest({
-                "task": name, "seed": base, "replicates": reps,
-                "jobs": [{"key": j.key, "params": j.params, "replicate": j.replicate,
-                          "seed": j.seed} for j in jobs]})
+            try:
+                if not resume:
+                    store.clear()
+                store.write_manifest({
+                    "task": name, "seed": base, "replicates": reps,
+                    "jobs": [{"key": j.key, "params": j.params, "replicate": j.replicate,
+                              "seed": j.seed} for j in jobs]})
+            except BaseException:
+                if runner is not None:
+                    runner.close(cancel=True)
+                raise
         from tqdm.auto import tqdm  # imported here: `import hdcore` stays light
 
         with tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", leave=False,
