@@ -8,8 +8,8 @@ is how many jobs it keeps in flight.
 Worker processes are never a plain ``fork`` of the caller, which may be running Rust, BLAS,
 tqdm or Dask threads (the Rust thread pools have a fork guard, other libraries do not). Where
 the platform has it (Linux, macOS) they come from a ``forkserver``: a clean single-threaded
-process started once per session that has imported hdcore (and so numpy and the Rust
-extension, which starts no thread at import) and forks a worker in milliseconds. Elsewhere they
+process started once per session that has imported hdcore and its studies (numpy, the Rust
+extension and pandas start no thread at import) and forks a worker in milliseconds. Elsewhere they
 are ``spawn``-ed fresh interpreters (about a second each to import hdcore). Either way the
 caller's ``__main__`` module is imported in each worker, so a script must guard its sweep with
 ``if __name__ == "__main__":``. Each worker gets ``HDCORE_NUM_THREADS = threads_per_worker``
@@ -50,11 +50,16 @@ ENV_VAR = "HDCORE_NUM_THREADS"
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+#: Modules the fork server imports once, so that workers start without importing them (the
+#: studies are the most common tasks: a worker then starts in ~50 ms instead of ~0.5 s).
+PRELOAD = ["hdcore.sweeps.local", "hdcore.studies"]
+
+
 def _context():
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":
         # Takes effect when the (per-session) fork server starts; harmless afterwards.
-        ctx.set_forkserver_preload(["hdcore.sweeps.local"])
+        ctx.set_forkserver_preload(PRELOAD)
     return ctx
 
 
