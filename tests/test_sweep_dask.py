@@ -29,8 +29,10 @@ def cluster():
 
     saved = os.environ.pop("HDCORE_NUM_THREADS", None)
     try:
-        # A task that kills one worker is declared failed at once (default: after 3 deaths).
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+        # A task that kills one worker is declared failed at once (default: after 3 deaths),
+        # and a worker holds only the task it runs (no queued task dies with it by chance).
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                              "distributed.scheduler.worker-saturation": 1.0}), \
                 distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                          dashboard_address=":0") as c:
             yield c
@@ -78,8 +80,8 @@ def test_dask_workers_get_sized_rust_pools(cluster):
 
 def test_a_point_that_kills_its_dask_worker_is_recorded_and_the_others_complete(cluster):
     with distributed.Client(cluster) as client, \
-            pytest.warns(RuntimeWarning, match="1 of 5 runs failed"):
-        df = hdcore.sweep(sweep_tasks.crash_at_3, {"x": range(5)}, backend="dask",
+            pytest.warns(RuntimeWarning, match="1 of 8 runs failed"):
+        df = hdcore.sweep(sweep_tasks.crash_at_3, {"x": range(8)}, backend="dask",
                           scheduler=client, progress=False)
     crashed = df["x"] == 3
     assert df.loc[crashed, "error"].str.startswith("WorkerDied:").all()
