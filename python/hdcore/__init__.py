@@ -16,8 +16,8 @@ from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__
 
-# Imported after __version__; binds ``hdcore.sweep`` to the function (not the module of the
-# same name, which stays importable: ``from hdcore.sweep import sweep``).
+# Importing the submodule ``hdcore.sweep`` here, then binding the name, makes ``hdcore.sweep``
+# the function; ``from hdcore.sweep import sweep`` keeps working (the code is hdcore.sweeps).
 from hdcore.sweep import sweep
 
 __all__ = [

@@ -55,8 +55,6 @@ def _crash_outcome(message: str) -> dict:
             "error": {"type": "WorkerDied", "message": message, "traceback": None}}
 
 
-
-
 def _execute(backend, todo: list[Job], name: str, store: Store | None, bar) -> dict[str, dict]:
     """Run ``todo`` on ``backend``; the records by key, each persisted as soon as it arrives.
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError
 
 from hdcore.sweeps.grid import Job
-from hdcore.sweeps.local import ENV_VAR, WorkerDied, available_cores
+from hdcore.sweeps.local import ENV_VAR, WorkerDied, available_cores, serialize_task
 from hdcore.sweeps.records import run_job
 
 __all__ = ["Dask", "import_distributed"]
@@ -40,8 +40,8 @@ def _set_threads(per_host: dict[str, int], worker) -> None:
         return
     from distributed.comm import get_address_host
 
-    host = get_address_host(worker.address)
-    total = per_host.get(host) or getattr(worker.state, "nthreads", 1)
+    own = getattr(getattr(worker, "state", worker), "nthreads", 1)
+    total = per_host.get(get_address_host(worker.address)) or own
     os.environ[ENV_VAR] = str(max(1, available_cores() // max(1, total)))
 
 
@@ -51,6 +51,7 @@ class Dask:
     def __init__(self, task: Callable, scheduler, n_workers: int | None,
                  threads: int | None):
         distributed = import_distributed()
+        serialize_task(task)  # a TypeError now rather than when the first job is sent
         self._distributed = distributed
         self.task = task
         self._cluster = None
@@ -80,10 +81,12 @@ class Dask:
         self._pending: set = set()
 
     def _size_threads(self) -> None:
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        from distributed.comm import get_address_host
+
         per_host: dict[str, int] = {}
-        for w in workers:
-            per_host[w["host"]] = per_host.get(w["host"], 0) + w["nthreads"]
+        for address, n in self.client.nthreads().items():
+            host = get_address_host(address)
+            per_host[host] = per_host.get(host, 0) + n
         distributed = self._distributed
 
         class HdcoreThreads(distributed.WorkerPlugin):
