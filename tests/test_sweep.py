@@ -303,14 +303,17 @@ def test_parquet_without_an_engine_says_how_to_install(monkeypatch, tmp_path):
         hdcore.sweep(noisy_square, {"x": [1]}, out=tmp_path / "r.parquet", progress=False)
 
 
-def test_results_must_be_flat_scalars():
+def test_results_are_flat_dicts_of_scalars_or_arrays():
     def task(seed, x):
-        return {"v": np.arange(3)} if x else [1, 2]
+        return [{"v": np.arange(3) * x, "s": np.float32(0.5), "n": np.int64(x)},
+                [1, 2], {"o": object()}, {"x": 1}][x]
 
-    with pytest.warns(RuntimeWarning):
-        df = hdcore.sweep(task, {"x": [0, 1]}, n_workers=1, progress=False)
-    assert df["error"].str.startswith("TypeError").all()
-    assert "flat dict" in df["error"].iloc[0] and "ndarray" in df["error"].iloc[1]
+    with pytest.warns(RuntimeWarning, match="3 of 4 runs failed"):
+        df = hdcore.sweep(task, {"x": [0, 1, 2, 3]}, n_workers=1, progress=False)
+    assert df["v"].iloc[0] == [0, 0, 0] and df["s"].iloc[0] == 0.5 and df["n"].iloc[0] == 0
+    assert "flat dict" in df["error"].iloc[1]
+    assert "'o' of type object" in df["error"].iloc[2]
+    assert "also a parameter" in df["error"].iloc[3]
 
 
 def test_study_reproduce_goes_through_the_sweep_and_can_resume(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 A record is a plain dict (it is written as one JSON line)::
 
     {"key", "task", "params", "replicate", "seed",            # which job
-     "result": {name: scalar} | None,                          # the task's flat dict
+     "result": {name: value} | None,                           # the task's flat dict
      "error": {"type", "message", "traceback"} | None,         # or why it failed
      "wall_time": seconds, "hdcore_version": "x.y.z"}
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hdcore._core import __version__
-from hdcore.sweeps.grid import RESERVED, Job
+from hdcore.sweeps.grid import RESERVED, Job, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +44,7 @@ def error_info(exc: BaseException, *, skip: int = 0) -> dict:
 def _flat_result(out, params: Mapping) -> dict:
     if not isinstance(out, Mapping):
         raise TypeError(f"the task returned {type(out).__name__}; a sweep task returns a flat "
-                        "dict of scalar results")
+                        "dict of results")
     result = {}
     for k, v in out.items():
         if not isinstance(k, str):
@@ -52,14 +52,11 @@ def _flat_result(out, params: Mapping) -> dict:
         if k in params or k in RESERVED:
             raise ValueError(f"the task returned {k!r}, which is also a parameter or a column "
                              "the sweep adds; rename the result")
-        if isinstance(v, np.ndarray) and v.ndim == 0:
-            v = v[()]
-        if isinstance(v, np.generic):
-            v = v.item()
-        if not (v is None or isinstance(v, (bool, int, float, str))):
+        try:
+            result[k] = plain(v.tolist() if isinstance(v, np.ndarray) else v)
+        except TypeError:
             raise TypeError(f"the task returned {k!r} of type {type(v).__name__}; results must be "
-                            "scalars (numbers, strings, bools or None)")
-        result[k] = v
+                            "numbers, strings, bools, None, or lists / arrays of those") from None
     return result
 
 
