@@ -75,6 +75,21 @@ def test_list_of_dicts_and_explicit_replicates():
     assert np.isnan(df["scale"].iloc[0])
 
 
+def test_parameters_reach_the_task_as_given_and_are_stored_as_json(tmp_path):
+    seen = []
+
+    def task(seed, shape, scale):
+        seen.append((shape, scale))
+        return {"y": 1.0}
+
+    out = tmp_path / "p.jsonl"
+    hdcore.sweep(task, {"shape": [(2, 3)], "scale": [np.float32(0.5)]}, out=out, n_workers=1,
+                 progress=False)
+    assert seen == [((2, 3), 0.5)] and type(seen[0][1]) is np.float32
+    assert json.loads(out.read_text())["params"] == {"shape": [2, 3], "scale": 0.5}
+    assert load(out)["shape"].tolist() == [[2, 3]]
+
+
 def test_study_simulation_is_identical_in_process_in_processes_and_in_threads():
     serial = hdcore.sweep(wigner, WIGNER_GRID, seeds=2, n_workers=1, progress=False)
     pool = hdcore.sweep(wigner, WIGNER_GRID, seeds=2, n_workers=2, progress=False)

@@ -278,7 +278,7 @@ def sweep(task: Callable[..., Mapping], grid, *, seeds: int | Iterable[int] = 1,
                     store.clear()
                 store.write_manifest({
                     "task": name, "seed": base, "replicates": reps,
-                    "jobs": [{"key": j.key, "params": j.params, "replicate": j.replicate,
+                    "jobs": [{"key": j.key, "params": j.stored, "replicate": j.replicate,
                               "seed": j.seed} for j in jobs]})
             except BaseException:
                 if runner is not None:

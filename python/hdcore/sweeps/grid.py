@@ -29,7 +29,12 @@ RESERVED = ("seed", "replicate", "wall_time", "hdcore_version", "error", "traceb
 
 @dataclass(frozen=True)
 class Job:
-    """One ``task(seed=seed, **params)`` call: row ``index`` of the sweep's DataFrame."""
+    """One ``task(seed=seed, **params)`` call: row ``index`` of the sweep's DataFrame.
+
+    ``params`` are passed to the task as the grid gave them; ``stored`` is their JSON form
+    (numpy scalars as numbers, tuples as lists, other objects as their repr), hashed into
+    ``key`` and written to the journal.
+    """
 
     index: int
     point: int
@@ -37,6 +42,7 @@ class Job:
     replicate: int
     seed: int
     key: str
+    stored: dict
 
 
 def plain(value, *, strict: bool = True):
@@ -145,32 +151,41 @@ def replicates(seeds) -> list[int]:
     return list(range(check_int(seeds, "seeds", min=1)))
 
 
+def _unstable(value) -> bool:
+    """Whether ``value`` (after :func:`plain`) has only the default ``repr``, which changes
+    from one run to the next (it holds a memory address)."""
+    if isinstance(value, list):
+        return any(_unstable(v) for v in value)
+    return (not (value is None or isinstance(value, (bool, int, float, str)))
+            and type(value).__repr__ is object.__repr__)
+
+
 def make_jobs(points: list[dict], reps: list[int], seed, name: str, *,
               strict: bool) -> list[Job]:
     """Jobs in row order (point-major, replicate-minor). Replicate ``r`` runs with seed
     ``hdcore.random.spawn(seed, r)`` at every point (common random numbers).
 
-    ``strict=True`` (results are persisted) requires JSON-compatible parameters.
+    ``strict=True`` (results are persisted) refuses parameters whose stored form would not be
+    the same in the next run (objects with the default ``repr``).
     """
     base = as_seed(seed)
     seeds = [spawn(base, r) for r in reps]
     jobs: list[Job] = []
     seen: dict[str, int] = {}
-    for i, raw in enumerate(points):
-        params = {}
-        for k, v in raw.items():
-            try:
-                params[k] = plain(v, strict=strict)
-            except TypeError as exc:
+    for i, params in enumerate(points):
+        stored = {k: plain(v, strict=False) for k, v in params.items()}
+        for k, v in stored.items():
+            if strict and _unstable(v):
                 raise TypeError(f"`grid` parameter {k!r} = {v!r} cannot be stored in `out`: "
-                                f"{exc}") from None
-        point_key = _canonical(params)
+                                f"a {type(params[k]).__name__} without a __repr__ of its own "
+                                "has no stable key; pass a plain value (number, string, ...)")
+        point_key = _canonical(stored)
         if point_key in seen:
-            raise ValueError(f"`grid` has the point {params} twice (points {seen[point_key]} "
+            raise ValueError(f"`grid` has the point {stored} twice (points {seen[point_key]} "
                              f"and {i})")
         seen[point_key] = i
         for r, s in zip(reps, seeds):
-            key = hashlib.sha256(_canonical({"task": name, "params": params, "seed": s})
+            key = hashlib.sha256(_canonical({"task": name, "params": stored, "seed": s})
                                  .encode()).hexdigest()[:32]
-            jobs.append(Job(len(jobs), i, params, r, s, key))
+            jobs.append(Job(len(jobs), i, params, r, s, key, stored))
     return jobs

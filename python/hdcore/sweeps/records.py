@@ -78,7 +78,7 @@ def run_job(task: Callable, params: dict, seed: int) -> dict:
 
 def make_record(job: Job, task: str, outcome: dict) -> dict:
     """The persisted record of ``job`` from the worker's ``outcome`` (see :func:`run_job`)."""
-    return {"key": job.key, "task": task, "params": job.params, "replicate": job.replicate,
+    return {"key": job.key, "task": task, "params": job.stored, "replicate": job.replicate,
             "seed": job.seed, **outcome}
 
 

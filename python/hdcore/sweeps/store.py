@@ -175,7 +175,8 @@ class Store:
         """Atomically replace the manifest."""
         def write(tmp):
             with open(tmp, "w") as f:
-                json.dump({"format": FORMAT, "journal": self.journal.name, **manifest}, f)
+                json.dump({"format": FORMAT, "journal": self.journal.name, **manifest}, f,
+                          default=repr)
 
         _atomic_write(self.manifest, write)
 
@@ -197,7 +198,8 @@ class Store:
 
 def encode(record: dict) -> bytes:
     """One journal line."""
-    return (json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n").encode()
+    return (json.dumps(record, separators=(",", ":"), allow_nan=True, default=repr)
+            + "\n").encode()
 
 
 def load(out) -> pd.DataFrame:
