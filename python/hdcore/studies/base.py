@@ -36,7 +36,9 @@ def get_study(name: str) -> Study:
 
 @dataclass(frozen=True)
 class StudyOutput:
-    """What :meth:`Study.reproduce` produced."""
+    """What :meth:`Study.reproduce` produced: the theory, the simulation runs (one row per
+    run, see :func:`hdcore.sweep`) and the table, the paths written, the seconds taken, the
+    journal of the runs (``runs_path``) and how many runs failed (``failed``)."""
 
     theory: pd.DataFrame
     simulation: pd.DataFrame
