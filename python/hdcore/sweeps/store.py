@@ -143,8 +143,7 @@ class Store:
                                  "(it is locked)") from None
         self._fd = fd
         try:
-            size = os.fstat(fd).st_size
-            data = os.pread(fd, size, 0) if size else b""
+            data = self.journal.read_bytes()
             records, end = _parse(data, self.journal)
             if end < len(data):
                 os.ftruncate(fd, end)
