@@ -15,6 +15,10 @@ from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__
 
+# Importing the submodule ``hdcore.sweep`` here, then binding the name, makes ``hdcore.sweep``
+# the function; ``from hdcore.sweep import sweep`` keeps working (the code is hdcore.sweeps).
+from hdcore.sweep import sweep
+
 __all__ = [
     "algorithms",
     "errors",
@@ -22,6 +26,7 @@ __all__ = [
     "linalg",
     "models",
     "theory",
+    "sweep",
     "get_num_threads",
     "HdcoreError",
     "ConvergenceError",

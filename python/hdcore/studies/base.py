@@ -1,6 +1,7 @@
 """The study pattern: every paper's headline experiment is a :class:`Study` with ``theory``,
 ``simulate`` and ``figure``; :meth:`Study.reproduce` runs them and writes ``NAME.png`` and
-``NAME.csv`` (one tidy table: theory curves and aggregated simulations)."""
+``NAME.csv`` (one tidy table: theory curves and aggregated simulations). Simulations always go
+through :func:`hdcore.sweep`, so any study runs locally or on Dask, and resumes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from hdcore.sweep import sweep
 
-__all__ = ["Study", "StudyOutput", "register", "STUDIES", "get_study"]
+__all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register"]
 
 STUDIES: dict[str, type[Study]] = {}
 
@@ -35,7 +36,9 @@ def get_study(name: str) -> Study:
 
 @dataclass(frozen=True)
 class StudyOutput:
-    """What :meth:`Study.reproduce` produced."""
+    """What :meth:`Study.reproduce` produced: the theory, the simulation runs (one row per
+    run, see :func:`hdcore.sweep`) and the table, the paths written, the seconds taken, the
+    journal of the runs (``runs_path``) and how many runs failed (``failed``)."""
 
     theory: pd.DataFrame
     simulation: pd.DataFrame
@@ -43,6 +46,8 @@ class StudyOutput:
     figure_path: Path
     csv_path: Path
     seconds: float
+    runs_path: Path | None = None
+    failed: int = 0
 
 
 class Study(ABC):
@@ -76,20 +81,37 @@ class Study(ABC):
         """Replicates per simulation point."""
         return 2 if quick else 5
 
-    def run_simulations(self, *, quick: bool = False, seed: int = 0,
-                        progress: bool = True) -> pd.DataFrame:
-        """All simulations of the study (through :func:`hdcore.sweep.sweep`)."""
+    def run_simulations(self, *, quick: bool = False, seed: int = 0, progress: bool = True,
+                        backend: str = "local", scheduler=None, n_workers: int | None = None,
+                        out=None, resume: bool = True) -> pd.DataFrame:
+        """All simulations of the study through :func:`hdcore.sweep`: :meth:`simulate` over
+        :meth:`grid` x :meth:`n_seeds` replicates, one row per run.
+
+        ``backend``, ``scheduler``, ``n_workers``, ``out`` and ``resume`` are passed to the
+        sweep; persisted runs are keyed under the task name ``study:NAME``.
+        """
         return sweep(self.simulate, self.grid(quick), seeds=self.n_seeds(quick), seed=seed,
-                     progress=progress, desc=self.name)
+                     progress=progress, desc=self.name, name=f"study:{self.name}",
+                     backend=backend, scheduler=scheduler, n_workers=n_workers, out=out,
+                     resume=resume)
 
     def reproduce(self, out_dir="results", *, quick: bool = False, seed: int = 0,
-                  progress: bool = True) -> StudyOutput:
-        """Run theory and simulations, write ``NAME.png`` and ``NAME.csv`` in ``out_dir``."""
+                  progress: bool = True, backend: str = "local", scheduler=None,
+                  n_workers: int | None = None, resume: bool = False) -> StudyOutput:
+        """Run theory and simulations, write ``NAME.png`` and ``NAME.csv`` in ``out_dir``.
+
+        Every simulation run is also persisted in ``out_dir/runs/NAME.jsonl`` as it finishes;
+        ``resume=True`` reuses the runs already there (to finish an interrupted reproduction)
+        instead of starting afresh. The other options go to :meth:`run_simulations`.
+        """
         t0 = time.perf_counter()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        runs = out / "runs" / f"{self.name}.jsonl"
         th = self.theory(quick)
-        sim = self.run_simulations(quick=quick, seed=seed, progress=progress)
+        sim = self.run_simulations(quick=quick, seed=seed, progress=progress, backend=backend,
+                                   scheduler=scheduler, n_workers=n_workers, out=runs,
+                                   resume=resume)
         table = self.table(th, sim)
         csv_path = out / f"{self.name}.csv"
         table.to_csv(csv_path, index=False)
@@ -100,4 +122,5 @@ class Study(ABC):
 
         plt.close(fig)
         return StudyOutput(theory=th, simulation=sim, table=table, figure_path=png,
-                           csv_path=csv_path, seconds=time.perf_counter() - t0)
+                           csv_path=csv_path, seconds=time.perf_counter() - t0, runs_path=runs,
+                           failed=int(sim["error"].notna().sum()))
