@@ -20,7 +20,7 @@ import numpy as np
 
 from hdcore import _core
 from hdcore._validation import as_array, check_int, check_real
-from hdcore.ingredients.quadrature import gaussian_grid
+from hdcore.ingredients.quadrature import DEFAULT_NODES, gaussian_grid
 from hdcore.random import as_seed
 
 __all__ = [
@@ -33,6 +33,16 @@ __all__ = [
     "get_prior",
     "PRIORS",
 ]
+
+
+def _nonneg(a):
+    """``a`` as a float (or float array) checked finite and >= 0."""
+    if np.ndim(a) == 0:
+        return check_real(a, "a", min=0.0)
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all() or (a < 0).any():
+        raise ValueError("`a` must be finite and >= 0")
+    return a
 
 
 class Prior(ABC):
@@ -61,30 +71,43 @@ class Prior(ABC):
         """Atoms and probabilities (or quadrature nodes and weights) of the prior."""
 
     # ---- scalar-channel theory, from the one definition above -------------------------
-    def _channel(self, a: float, n_nodes: int):
+    def _posterior_mean(self, b: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Posterior means at fields ``b[i, ...]`` with precisions ``a[i]`` (generic: one
+        :meth:`denoise` call per precision; built-in priors do all in one core call)."""
+        return np.stack([self.denoise(bi.ravel(), float(ai))[0].reshape(bi.shape)
+                         for bi, ai in zip(b, a)])
+
+    def _log_partition_many(self, b: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.stack([np.asarray(self.log_partition(bi.ravel(), float(ai))).reshape(bi.shape)
+                         for bi, ai in zip(b, a)])
+
+    def _channel(self, a, n_nodes: int):
+        scalar = np.ndim(a) == 0
+        a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+        if not np.isfinite(a).all() or (a < 0).any():
+            raise ValueError("`a` must be finite and >= 0")
         xs, px = self.support()
         z, wz = gaussian_grid(n_nodes)
-        b = (a * xs[:, None] + np.sqrt(a) * z[None, :]).ravel()
-        weights = (px[:, None] * wz[None, :]).ravel()
-        return xs, b, weights
+        b = a[:, None, None] * xs[None, :, None] + np.sqrt(a)[:, None, None] * z[None, None, :]
+        return scalar, a, xs, px, wz, b
 
-    def overlap(self, a: float, *, n_nodes: int = 4001) -> float:
-        """``m(a) = E[x f(a x + sqrt(a) z, a)]`` (= ``E f^2`` by the Nishimori identity)."""
-        a = check_real(a, "a", min=0.0)
-        xs, b, w = self._channel(a, n_nodes)
-        mean, _ = self.denoise(b, a)
-        x = np.repeat(xs, b.size // xs.size)
-        return float(np.dot(w, x * mean))
+    def overlap(self, a, *, n_nodes: int = DEFAULT_NODES):
+        """``m(a) = E[x f(a x + sqrt(a) z, a)]`` (= ``E f^2`` by the Nishimori identity);
+        ``a`` may be an array (evaluated in one pass)."""
+        scalar, a, xs, px, wz, b = self._channel(a, n_nodes)
+        mean = self._posterior_mean(b, a)
+        out = np.einsum("axz,x,z->a", mean * xs[None, :, None], px, wz)
+        return float(out[0]) if scalar else out
 
-    def mmse(self, a: float, *, n_nodes: int = 4001) -> float:
+    def mmse(self, a, *, n_nodes: int = DEFAULT_NODES):
         """Minimum mean-squared error of the scalar channel at SNR ``a``."""
         return self.second_moment - self.overlap(a, n_nodes=n_nodes)
 
-    def free_entropy(self, a: float, *, n_nodes: int = 4001) -> float:
+    def free_entropy(self, a, *, n_nodes: int = DEFAULT_NODES):
         """``psi(a) = E log Z(a x + sqrt(a) z, a)``; ``psi'(a) = overlap(a)/2``."""
-        a = check_real(a, "a", min=0.0)
-        _, b, w = self._channel(a, n_nodes)
-        return float(np.dot(w, self.log_partition(b, a)))
+        scalar, a, xs, px, wz, b = self._channel(a, n_nodes)
+        out = np.einsum("axz,x,z->a", self._log_partition_many(b, a), px, wz)
+        return float(out[0]) if scalar else out
 
     def overlap_slope(self) -> float:
         """``d overlap / d a`` at ``a = 0``: ``(E x^2)^2`` for zero-mean priors (linear stability)."""
@@ -107,7 +130,15 @@ class BuiltinPrior(Prior):
     def log_partition(self, b, a):
         b = as_array(b, "b", ndim=1)
         a = check_real(a, "a", min=0.0)
-        return _core.prior_log_partition(self.name, b, a, rho=self._rho)
+        return _core.prior_log_partition(self.name, b, np.full(b.size, a), rho=self._rho)
+
+    def _posterior_mean(self, b, a):
+        aa = np.broadcast_to(a[:, None, None], b.shape).ravel()
+        return _core.prior_mean_var(self.name, b.ravel(), aa, rho=self._rho)[0].reshape(b.shape)
+
+    def _log_partition_many(self, b, a):
+        aa = np.broadcast_to(a[:, None, None], b.shape).ravel()
+        return _core.prior_log_partition(self.name, b.ravel(), aa, rho=self._rho).reshape(b.shape)
 
     def sample(self, n, seed=None, *, n_threads=None):
         n = check_int(n, "n", min=0)
@@ -130,12 +161,12 @@ class Gaussian(BuiltinPrior):
 
         return gauss_hermite(80)
 
-    def overlap(self, a, *, n_nodes=4001):
-        a = check_real(a, "a", min=0.0)
+    def overlap(self, a, *, n_nodes=DEFAULT_NODES):
+        a = _nonneg(a)
         return a / (1.0 + a)
 
-    def free_entropy(self, a, *, n_nodes=4001):
-        a = check_real(a, "a", min=0.0)
+    def free_entropy(self, a, *, n_nodes=DEFAULT_NODES):
+        a = _nonneg(a)
         return 0.5 * a - 0.5 * np.log1p(a)
 
 

@@ -16,7 +16,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 __all__ = ["gaussian_grid", "gauss_hermite", "expect_normal"]
 
-DEFAULT_NODES = 4001
+DEFAULT_NODES = 2001
 DEFAULT_HALF_WIDTH = 12.0
 
 

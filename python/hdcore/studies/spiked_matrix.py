@@ -122,7 +122,9 @@ class _LowRankStudy(Study):
                 ax.set_xlabel(self.xlabel)
             np.atleast_1d(axes)[0].set_ylabel("squared cosine with the spike")
             np.atleast_1d(axes)[0].legend(loc="upper left")
-            fig.suptitle(self.title)
+            dims = ", ".join(str(v) for v in sorted(simulation[self.dimension].unique()))
+            seeds = simulation["replicate"].nunique() if "replicate" in simulation else "?"
+            fig.suptitle(f"{self.title} ({self.dimension} = {dims}, {seeds} seeds per point)")
         return fig
 
 
@@ -131,7 +133,7 @@ class SpikedWignerStudy(_LowRankStudy):
     """Spiked Wigner ``Y = (snr/n) x x^T + W/sqrt(n)``: AMP, PCA, SE, BBP, IT threshold."""
 
     name = "spiked-wigner"
-    title = "Spiked Wigner: Bayes AMP vs PCA (n = 2000)"
+    title = "Spiked Wigner: Bayes AMP vs PCA"
     strength = "snr"
     dimension = "n"
     xlabel = "snr"
@@ -154,7 +156,7 @@ class SpikedWishartStudy(_LowRankStudy):
     """Spiked covariance ``Cov = I + beta u u^T/d`` at ``alpha = 2``: AMP, PCA, SE, BBP."""
 
     name = "spiked-wishart"
-    title = "Spiked covariance, alpha = n/d = 2: Bayes AMP vs PCA (d = 1000)"
+    title = "Spiked covariance, alpha = n/d = 2: Bayes AMP vs PCA"
     strength = "beta"
     dimension = "d"
     xlabel = "beta"

@@ -218,7 +218,7 @@ def _fixed_point(model, which: str) -> float:
     (exact where plain iteration slows down near a threshold)."""
     m_max = float(model.prior.second_moment)
     grid = np.concatenate([np.geomspace(1e-9, 1e-2, 36), np.linspace(1e-2, m_max, 100)[1:]])
-    g = np.array([_se_step(model, m)[0] - m for m in grid])
+    g = np.asarray(_se_step(model, grid)[0]) - grid  # one vectorised pass over the grid
 
     def root(lo, hi):
         return brentq(lambda m: _se_step(model, m)[0] - m, lo, hi, xtol=1e-13)

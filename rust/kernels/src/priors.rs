@@ -197,6 +197,32 @@ impl Prior {
     }
 }
 
+/// Elementwise `(mean, var)` at `(b[i], a[i])` (separable form), in parallel fixed chunks.
+pub fn mean_var_many(
+    pool: &ThreadPool,
+    prior: &Prior,
+    b: &[f64],
+    a: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let pairs: Vec<(f64, f64)> = pool.install(|| {
+        b.par_iter()
+            .zip(a)
+            .map(|(&bi, &ai)| prior.mean_var(bi, ai))
+            .collect()
+    });
+    pairs.into_iter().unzip()
+}
+
+/// Elementwise log-partition at `(b[i], a[i])`.
+pub fn log_partition_many(pool: &ThreadPool, prior: &Prior, b: &[f64], a: &[f64]) -> Vec<f64> {
+    pool.install(|| {
+        b.par_iter()
+            .zip(a)
+            .map(|(&bi, &ai)| prior.log_partition(bi, ai))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
