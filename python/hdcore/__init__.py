@@ -11,7 +11,7 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
 """
 
 from hdcore import _core
-from hdcore import algorithms, errors, ingredients, linalg, models, theory
+from hdcore import algorithms, errors, ingredients, linalg, models, rmt, theory
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__
@@ -22,6 +22,7 @@ __all__ = [
     "ingredients",
     "linalg",
     "models",
+    "rmt",
     "theory",
     "get_num_threads",
     "HdcoreError",

@@ -1,5 +1,24 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
+from hdcore.models.matrix_sensing import (
+    BilinearSequenceRegression,
+    MatrixSensing,
+    MatrixSensingSample,
+    Product,
+    QuadraticNetwork,
+    Wishart,
+)
 from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
 
-__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
+__all__ = [
+    "SpikedWigner",
+    "SpikedWignerSample",
+    "SpikedWishart",
+    "SpikedWishartSample",
+    "MatrixSensing",
+    "MatrixSensingSample",
+    "QuadraticNetwork",
+    "BilinearSequenceRegression",
+    "Wishart",
+    "Product",
+]

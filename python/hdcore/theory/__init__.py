@@ -10,6 +10,8 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution,
 )
+from hdcore.theory import matrix_sensing
+from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 
 __all__ = [
     "BBP",
@@ -21,4 +23,7 @@ __all__ = [
     "free_entropy",
     "information_theoretic_threshold",
     "state_evolution",
+    "matrix_sensing",
+    "SensingFixedPoint",
+    "perfect_recovery_threshold",
 ]

@@ -36,6 +36,13 @@ pub fn stieltjes_symmetrised(pool: &ThreadPool, sv: &[f64], z: &[c64]) -> Vec<c6
     stieltjes(pool, &both, z)
 }
 
+/// [`stieltjes`] (or [`stieltjes_symmetrised`]) at `re_k + i im_k`, as real and imaginary parts.
+pub fn stieltjes_split(pool: &ThreadPool, eigs: &[f64], re: &[f64], im: &[f64], symmetrised: bool) -> (Vec<f64>, Vec<f64>) {
+    let z: Vec<c64> = re.iter().zip(im).map(|(&a, &b)| c64::new(a, b)).collect();
+    let g = if symmetrised { stieltjes_symmetrised(pool, eigs, &z) } else { stieltjes(pool, eigs, &z) };
+    g.into_iter().map(|z| (z.re, z.im)).unzip()
+}
+
 /// Default smoothing of the data-driven RIE: `eta = n^{-1/2}` times the spread (standard
 /// deviation) of the spectrum, the usual bias-variance compromise.
 pub fn default_eta(values: &[f64]) -> f64 {

@@ -24,6 +24,8 @@ use super::edges::{mp_semicircle_edge, rect_product_edge};
 use super::poly::{gauss_legendre, real_roots, roots, track_stieltjes, Coeffs};
 use crate::error::{ensure, KernelError, Result};
 use faer::c64;
+use rayon::prelude::*;
+use rayon::ThreadPool;
 use std::f64::consts::PI;
 
 /// A spectral law (see the module docs for the normalisations).
@@ -159,6 +161,18 @@ impl Law {
         }
     }
 
+    /// `g(re_k + i im_k)` for every k (in parallel), as real and imaginary parts.
+    pub fn stieltjes_many(&self, pool: &ThreadPool, re: &[f64], im: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+        ensure(re.len() == im.len(), "im", || format!("has length {}, expected {}", im.len(), re.len()))?;
+        let g: Vec<c64> = pool.install(|| re.par_iter().zip(im).map(|(&a, &b)| self.stieltjes(c64::new(a, b))).collect::<Result<Vec<_>>>())?;
+        Ok(g.into_iter().map(|z| (z.re, z.im)).unzip())
+    }
+
+    /// Density of the continuous part at every `x` (in parallel).
+    pub fn density_many(&self, pool: &ThreadPool, x: &[f64]) -> Result<Vec<f64>> {
+        pool.install(|| x.par_iter().map(|&v| self.density(v)).collect())
+    }
+
     /// Density of the continuous part at `x`.
     pub fn density(&self, x: f64) -> Result<f64> {
         if let Law::MarchenkoPastur { kappa, .. } = *self {
@@ -252,9 +266,11 @@ impl Law {
             Law::MpSemicircle { kappa, delta } => {
                 roots(&mp_semicircle_edge(kappa, delta)).iter().filter(|z| z.im != 0.0 && near(z)).map(|z| z.re).collect()
             }
+            // a cut within 1e-6 of the origin only clusters nodes where x^2 underflows the
+            // branch tracking; the density is smooth there
             Law::RectProduct { aspect, rank, delta } => roots(&rect_product_edge(delta, rank, aspect.sqrt()))
                 .iter()
-                .filter(|z| z.im != 0.0 && near(z) && z.re > 0.0)
+                .filter(|z| z.im != 0.0 && near(z) && z.re > 1e-12 * (1.0 + delta) * aspect)
                 .flat_map(|z| [z.re.sqrt(), -z.re.sqrt()])
                 .collect(),
             _ => Vec::new(),

@@ -63,7 +63,8 @@ where
     if y >= top {
         return newton(&coef(w), w.inv(), 100);
     }
-    let floor = 1e-13 * (scale + x.abs());
+    // stop the ladder well below the scale of the point itself (x may be tiny near a hard edge)
+    let floor = 1e-13 * x.abs().max(1e-12 * scale);
     let mut eta = top;
     let start = c64::new(x, eta);
     let mut g = newton(&coef(start), start.inv(), 100)?;

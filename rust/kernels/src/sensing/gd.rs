@@ -1,8 +1,10 @@
 //! Full-batch gradient descent on a factorised model of the matrix, `S = W^T W / m`
 //! (symmetric, spectral units) or `S = V U / sqrt(r)` (rectangular, entry units), on the loss
-//! `L = (1/2n) sum_mu (y_mu - <A_mu, S>)^2 + (weight_decay/2) ||factors||^2 / units`.
+//! `L = (1/2n) sum_mu (y_mu - <A_mu, S>)^2` (plus an L2 penalty whose gradient step is the
+//! decay `factors <- (1 - lr weight_decay) factors`).
 //!
-//! Step sizes are dimensionless: the gradient is multiplied by `m n / (2 field_gain)`
+//! A step that increases the objective is undone and retried with half the learning rate
+//! (backtracking); otherwise this is plain full-batch GD. Step sizes are dimensionless: the gradient is multiplied by `m n / (2 field_gain)`
 //! (symmetric) or `n / field_gain` (rectangular), so that one step moves `S` by `O(lr)` times
 //! the residual `S* - S` whatever `d` and `alpha` (e.g. symmetric: `W <- W + lr W (S* - S)` in
 //! the population limit). Averaged GD runs several initialisations on the same data and
@@ -78,7 +80,7 @@ pub struct GdOptions {
     pub n_steps: usize,
     /// Stop when the training loss falls below `tol`.
     pub tol: f64,
-    /// L2 penalty on the factors (per unit of `S`).
+    /// Weight decay: each step multiplies the factors by `1 - lr weight_decay`.
     pub weight_decay: f64,
     /// Record loss and error every this many steps.
     pub record_every: usize,
@@ -99,6 +101,8 @@ pub struct GdOutput {
     pub n_steps: usize,
     /// Whether the loss fell below `tol`.
     pub converged: bool,
+    /// Learning rate after backtracking.
+    pub final_lr: f64,
 }
 
 fn units(op: &dyn SensingOperator) -> f64 {
@@ -132,7 +136,15 @@ where
     let mut out = GdOutput::default();
     let (mut h, mut grad_s) = (vec![0.0; n], vec![0.0; rows * cols]);
     let every = opts.record_every.max(1);
-    for step in 0..=opts.n_steps {
+    let mut lr = opts.lr;
+    // dimensionless learning rate -> step on the factors (see the module docs)
+    let step_scale = match factors {
+        Factors::Symmetric { m, .. } => *m as f64 * n as f64 / (2.0 * geo.field_gain),
+        Factors::Product { .. } => n as f64 / geo.field_gain,
+    };
+    let mut previous: Option<(Factors, f64)> = None;
+    let mut step = 0;
+    while step <= opts.n_steps {
         ctl.check()?;
         let s = factors.matrix(pool);
         op.forward(pool, &s, &mut h)?;
@@ -142,13 +154,28 @@ where
             loss += h[mu] * h[mu];
         }
         loss /= 2.0 * n as f64;
+        // the penalty whose gradient step is the decay W <- (1 - lr weight_decay) W
+        let objective = loss + 0.5 * opts.weight_decay * factors.norm2() / step_scale;
+        // Backtracking: a step that increases the objective is undone and retried with half
+        // the learning rate (plain GD otherwise).
+        if let Some((prev, prev_obj)) = &previous {
+            if !(objective <= *prev_obj * (1.0 + 1e-12)) {
+                *factors = prev.clone();
+                lr *= 0.5;
+                previous = None;
+                if lr < opts.lr * 1e-12 {
+                    return Err(KernelError::Numerical { what: "gd", reason: format!("no descent step found at step {step}") });
+                }
+                continue;
+            }
+        }
         if !loss.is_finite() {
-            return Err(KernelError::Numerical { what: "gd", reason: format!("the loss diverged at step {step} (lower lr)") });
+            return Err(KernelError::Numerical { what: "gd", reason: format!("the loss is not finite at step {step}") });
         }
         let done = loss < opts.tol || step == opts.n_steps;
         if step % every == 0 || done {
             out.steps.push(step);
-            out.loss.push(loss + 0.5 * opts.weight_decay * factors.norm2() / u_norm);
+            out.loss.push(objective);
             if let Some(t) = truth {
                 out.mse.push(s.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / u_norm);
             }
@@ -157,27 +184,30 @@ where
             out.converged = loss < opts.tol;
             out.estimate = s;
             out.n_steps = step;
+            out.final_lr = lr;
             break;
         }
+        previous = Some((factors.clone(), objective));
+        step += 1;
         // dL/dS = -(1/n) sum r A  (times the dimensionless scale below)
         op.adjoint(pool, &h, &mut grad_s)?;
         match factors {
             Factors::Symmetric { w, m, d } => {
                 // dL/dW = (2/m) W dL/dS; scale m n / (2 field_gain)
-                let scale = opts.lr * (*m as f64) * n as f64 / (2.0 * geo.field_gain) * (2.0 / *m as f64) / n as f64;
+                let scale = lr * step_scale * (2.0 / *m as f64) / n as f64;
                 let wg = gemm::a_b(pool, w, &grad_s, *m, *d, *d);
-                let decay = 1.0 - opts.lr * opts.weight_decay;
+                let decay = 1.0 - lr * opts.weight_decay;
                 for (wi, gi) in w.iter_mut().zip(&wg) {
                     *wi = decay * *wi + scale * gi;
                 }
             }
             Factors::Product { v, u, rows, r, cols } => {
                 // dL/dV = dL/dS U^T / sqrt(r), dL/dU = V^T dL/dS / sqrt(r); scale n / field_gain
-                let scale = opts.lr * (n as f64 / geo.field_gain) / n as f64 / (*r as f64).sqrt();
+                let scale = lr * step_scale / n as f64 / (*r as f64).sqrt();
                 let ut: Vec<f64> = (0..*cols * *r).map(|k| u[(k % *r) * *cols + k / *r]).collect();
                 let gv = gemm::a_b(pool, &grad_s, &ut, *rows, *cols, *r);
                 let gu = gemm::at_b(pool, v, &grad_s, *rows, *r, *cols);
-                let decay = 1.0 - opts.lr * opts.weight_decay;
+                let decay = 1.0 - lr * opts.weight_decay;
                 for (vi, gi) in v.iter_mut().zip(&gv) {
                     *vi = decay * *vi + scale * gi;
                 }
