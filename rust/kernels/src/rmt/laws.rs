@@ -147,8 +147,18 @@ impl Law {
         }
         match self {
             Law::RectProduct { .. } => {
-                // G(z) = z g_B(z^2); z = 0 is approached from the right (G is odd).
-                let z = if z.norm() == 0.0 { c64::new(1e-12 * self.base_scale().sqrt(), 0.0) } else { z };
+                // G(z) = z g_B(z^2) is smooth at 0 (odd); below |z| = 1e-9 sqrt(scale), where
+                // z^2 would underflow the branch tracking, it is evaluated on that circle.
+                let tiny = 1e-9 * self.base_scale().sqrt();
+                let z = if z.norm() < tiny {
+                    if z.norm() == 0.0 {
+                        c64::new(tiny, 0.0)
+                    } else {
+                        z * (tiny / z.norm())
+                    }
+                } else {
+                    z
+                };
                 let w = z * z;
                 let upper = w.im > 0.0 || (w.im == 0.0 && z.re >= 0.0);
                 let gb = if upper { self.base_stieltjes(w)? } else { self.base_stieltjes(w.conj())?.conj() };
