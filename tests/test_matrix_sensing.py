@@ -5,11 +5,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from hdcore.algorithms import factorised_gd, gamp_rie, nuclear_norm, ridge
 from hdcore.models import BilinearSequenceRegression, MatrixSensing, QuadraticNetwork
 from hdcore.theory import matrix_sensing as ms
-
 
 # ---- normalisations -----------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from hdcore import _core, rmt
 
 LAWS = {

@@ -12,17 +12,6 @@ from hdcore.algorithms.factorised_gd import (
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
 from hdcore.algorithms.spectral import PCAResult, pca
 
-__all__ = [
-    "amp",
-    "AMPResult",
-    "pca",
-    "PCAResult",
-    "gamp_rie",
-    "GampRieResult",
-    "factorised_gd",
-    "GDResult",
-    "nuclear_norm",
-    "NuclearNormResult",
-    "ridge",
-    "RidgeResult",
-]
+__all__ = ["amp", "AMPResult", "pca", "PCAResult"]
+__all__ += ["GDResult", "GampRieResult", "NuclearNormResult", "RidgeResult", "factorised_gd",
+            "gamp_rie", "nuclear_norm", "ridge"]

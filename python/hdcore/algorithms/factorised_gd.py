@@ -29,7 +29,7 @@ from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensingSample
 from hdcore.random import as_seed
 
-__all__ = ["factorised_gd", "GDResult", "nuclear_norm", "NuclearNormResult", "ridge", "RidgeResult"]
+__all__ = ["GDResult", "NuclearNormResult", "RidgeResult", "factorised_gd", "nuclear_norm", "ridge"]
 
 
 def _check_sample(sample):

@@ -33,7 +33,7 @@ from hdcore._validation import as_array, check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
 from hdcore.random import as_seed
 
-__all__ = ["gamp_rie", "GampRieResult", "channel_constants"]
+__all__ = ["GampRieResult", "channel_constants", "gamp_rie"]
 
 
 @dataclass(frozen=True)

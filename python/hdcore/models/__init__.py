@@ -10,15 +10,6 @@ from hdcore.models.matrix_sensing import (
 )
 from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
 
-__all__ = [
-    "SpikedWigner",
-    "SpikedWignerSample",
-    "SpikedWishart",
-    "SpikedWishartSample",
-    "MatrixSensing",
-    "MatrixSensingSample",
-    "QuadraticNetwork",
-    "BilinearSequenceRegression",
-    "Wishart",
-    "Product",
-]
+__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
+__all__ += ["BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
+            "QuadraticNetwork", "Wishart"]

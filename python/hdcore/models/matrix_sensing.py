@@ -54,12 +54,12 @@ from hdcore.random import as_seed
 from hdcore.rmt.denoising import ProductPrior, WishartPrior
 
 __all__ = [
-    "Wishart",
-    "Product",
-    "MatrixSensing",
-    "QuadraticNetwork",
     "BilinearSequenceRegression",
+    "MatrixSensing",
     "MatrixSensingSample",
+    "Product",
+    "QuadraticNetwork",
+    "Wishart",
     "as_sensing",
 ]
 
@@ -151,14 +151,14 @@ class MatrixSensing:
     @property
     def n(self) -> int:
         """Number of samples."""
-        return int(round(self.alpha * self.d1 * self.d2))
+        return round(self.alpha * self.d1 * self.d2)
 
     @property
     def width(self) -> int:
         """``m = round(kappa d)`` (Wishart) or ``r = round(rho d2)`` (product)."""
         if self.symmetric:
-            return int(round(self.prior.kappa * self.d1))
-        return int(round(self.prior.rho * self.d2))
+            return round(self.prior.kappa * self.d1)
+        return round(self.prior.rho * self.d2)
 
     @property
     def units(self) -> float:
@@ -186,7 +186,7 @@ class MatrixSensing:
             return "quadratic"
         return "gaussian_symmetric" if self.symmetric else "gaussian_rect"
 
-    def sample(self, seed=None, *, n_threads: int | None = None) -> "MatrixSensingSample":
+    def sample(self, seed=None, *, n_threads: int | None = None) -> MatrixSensingSample:
         """Draw the teacher, the sensing inputs and the labels.
 
         Streams (``rng::domain::FREE + k``): teacher 20/21, inputs or Gaussian sensing matrices
@@ -243,7 +243,7 @@ class QuadraticNetwork:
     @property
     def m(self) -> int:
         """Teacher width."""
-        return int(round(self.kappa * self.d))
+        return round(self.kappa * self.d)
 
     @property
     def delta(self) -> float:
@@ -255,7 +255,7 @@ class QuadraticNetwork:
         """The equivalent symmetric quadratic-sensing model."""
         return MatrixSensing(self.d, self.d, self.alpha, Wishart(self.kappa), "quadratic", self.delta)
 
-    def sample(self, seed=None, *, n_threads: int | None = None) -> "MatrixSensingSample":
+    def sample(self, seed=None, *, n_threads: int | None = None) -> MatrixSensingSample:
         """Draw ``W``, the inputs and the labels (pre-activation noise from stream 24)."""
         sens = self.to_sensing()
         s = as_seed(seed)
@@ -302,7 +302,7 @@ class BilinearSequenceRegression:
     @property
     def L(self) -> int:
         """Number of tokens."""
-        return max(1, int(round(self.beta * self.D)))
+        return max(1, round(self.beta * self.D))
 
     @property
     def alpha_lr(self) -> float:
@@ -313,7 +313,7 @@ class BilinearSequenceRegression:
         """The equivalent rectangular Gaussian-sensing model (``d1 = L``, ``d2 = D``)."""
         return MatrixSensing(self.L, self.D, self.alpha, Product(self.rho), "gaussian", self.noise)
 
-    def sample(self, seed=None, *, n_threads: int | None = None) -> "MatrixSensingSample":
+    def sample(self, seed=None, *, n_threads: int | None = None) -> MatrixSensingSample:
         """Draw ``V``, ``U`` and the labels (the sequences are regenerated from the seed)."""
         smp = self.to_sensing().sample(seed, n_threads=n_threads)
         return MatrixSensingSample(model=self, sensing=smp.sensing, y=smp.y, s=smp.s,

@@ -32,14 +32,14 @@ from hdcore.random import as_seed
 from hdcore.rmt.laws import MPSemicircle, RectangularProductNoise, SpectralLaw, _CoreLaw
 
 __all__ = [
-    "eigh",
-    "svd",
-    "empirical_stieltjes",
-    "RIEResult",
-    "rie",
-    "denoising_mmse",
-    "WishartPrior",
     "ProductPrior",
+    "RIEResult",
+    "WishartPrior",
+    "denoising_mmse",
+    "eigh",
+    "empirical_stieltjes",
+    "rie",
+    "svd",
 ]
 
 
@@ -186,9 +186,9 @@ def denoising_mmse(law: SpectralLaw, delta: float | None = None, *, aspect: floa
     delta = check_real(delta, "delta", min=0.0, min_inclusive=False)
     if aspect is None and isinstance(law, RectangularProductNoise):
         aspect = law.aspect
-    if isinstance(law, (MPSemicircle, RectangularProductNoise)) and delta == law.delta:
-        if aspect is None or aspect == getattr(law, "aspect", None):
-            return float(_core.rmt_denoising_mmse(law._kind, law._params))
+    if (isinstance(law, (MPSemicircle, RectangularProductNoise)) and delta == law.delta
+            and (aspect is None or aspect == getattr(law, "aspect", None))):
+        return float(_core.rmt_denoising_mmse(law._kind, law._params))
     q = law.quadrature()
     cube = float(np.sum(q.w * q.rho**3))
     if aspect is None:
@@ -243,7 +243,7 @@ class WishartPrior:
     def sample(self, d: int, seed=None, *, n_threads: int | None = None) -> np.ndarray:
         """A draw of ``S`` (``d x d``, ``m = round(kappa d)``)."""
         d = check_int(d, "d", min=1)
-        m = max(1, int(round(self.kappa * d)))
+        m = max(1, round(self.kappa * d))
         return _core.sample_wishart_teacher(d, m, as_seed(seed), n_threads)[1]
 
 

@@ -37,14 +37,14 @@ from hdcore._validation import as_array, check_int, check_real
 from hdcore.random import as_seed
 
 __all__ = [
-    "SpectralLaw",
-    "Quadrature",
-    "Semicircle",
-    "MarchenkoPastur",
-    "MPSemicircle",
-    "RectangularProductNoise",
     "CustomLaw",
     "FreeConvolution",
+    "MPSemicircle",
+    "MarchenkoPastur",
+    "Quadrature",
+    "RectangularProductNoise",
+    "Semicircle",
+    "SpectralLaw",
     "ks_distance",
 ]
 

@@ -1,5 +1,6 @@
 """Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
 
+from hdcore.theory import matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
 from hdcore.theory.low_rank import (
     FixedPoints,
@@ -10,7 +11,6 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution,
 )
-from hdcore.theory import matrix_sensing
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 
 __all__ = [

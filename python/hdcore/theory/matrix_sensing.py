@@ -35,16 +35,16 @@ from hdcore.rmt.denoising import ProductPrior, WishartPrior
 __all__ = [
     "SensingFixedPoint",
     "SensingStateEvolution",
-    "fixed_point",
-    "fixed_point_curve",
-    "state_evolution",
-    "free_entropy",
-    "perfect_recovery_threshold",
-    "limit_prior",
-    "ridge_mse",
     "bsr_large_beta_mse",
     "bsr_low_rank_mse",
+    "fixed_point",
+    "fixed_point_curve",
+    "free_entropy",
+    "limit_prior",
+    "perfect_recovery_threshold",
     "quadratic_large_width_limit",
+    "ridge_mse",
+    "state_evolution",
 ]
 
 #: below this effective noise (relative to the prior variance) the noiseless problem is solved
@@ -126,7 +126,7 @@ def _residual(prior, delta_e, noise, c, k):
     return noise / c + prior.mmse(delta_e) - k / c * delta_e
 
 
-def fixed_point(model, *, xtol: float = 1e-12) -> SensingFixedPoint:
+def fixed_point(model, *, xtol: float = 1e-10) -> SensingFixedPoint:
     """Bayes-optimal error of ``model`` (``MatrixSensing``, ``QuadraticNetwork`` or
     ``BilinearSequenceRegression``; only its ratios matter).
 
@@ -141,7 +141,7 @@ def fixed_point(model, *, xtol: float = 1e-12) -> SensingFixedPoint:
     var = prior.variance
     lo = DELTA_FLOOR * var
     hi = 2.0 * (m.noise / c + var) / (k / c) + 1e-12
-    f = lambda t: _residual(prior, np.exp(t), m.noise, c, k)  # noqa: E731
+    f = lambda t: _residual(prior, np.exp(t), m.noise, c, k)
     alpha_pr = perfect_recovery_threshold(m)
     if f(np.log(lo)) <= 0:
         return SensingFixedPoint(mse=0.0, normalised_mse=0.0, q=prior.q0, q_hat=np.inf,

@@ -120,22 +120,25 @@ fn rmt_atoms(kind: &str, params: Vec<f64>) -> PyResult<Vec<(f64, f64)>> {
 
 /// Gauss rule `(x, w, rho)` over the continuous part (`n` nodes per panel).
 #[pyfunction]
-#[pyo3(signature = (kind, params, n=160))]
-fn rmt_quadrature<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, n: usize) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
+#[pyo3(signature = (kind, params, n=160, n_threads=None))]
+fn rmt_quadrature<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, n: usize, n_threads: Option<usize>) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
     let l = law(kind, &params)?;
+    let p = pool(n_threads)?;
     if !(2..=4096).contains(&n) {
         return Err(PyValueError::new_err(format!("`n` must be in 2..=4096, got {n}")));
     }
-    let q = run(py, |_| l.quadrature(n))?;
+    let q = run(py, |_| l.quadrature(&p, n))?;
     Ok((q.x.into_pyarray(py), q.w.into_pyarray(py), q.rho.into_pyarray(py)))
 }
 
 /// Denoising MMSE of the prior whose noisy observation has the law (`mp_semicircle`,
 /// `rect_product`).
 #[pyfunction]
-fn rmt_denoising_mmse(py: Python<'_>, kind: &str, params: Vec<f64>) -> PyResult<f64> {
+#[pyo3(signature = (kind, params, n_threads=None))]
+fn rmt_denoising_mmse(py: Python<'_>, kind: &str, params: Vec<f64>, n_threads: Option<usize>) -> PyResult<f64> {
     let l = law(kind, &params)?;
-    run(py, |_| l.denoising_mmse())
+    let p = pool(n_threads)?;
+    run(py, |_| l.denoising_mmse(&p))
 }
 
 /// Spectrum of a random matrix of size `d` with the law (see `rmt::sample`).

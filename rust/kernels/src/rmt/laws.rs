@@ -289,14 +289,21 @@ impl Law {
 
     /// Gauss rule with `n` nodes per panel. Support intervals are split into panels at the
     /// [`Law::breakpoints`]; each panel `[a, b]` is mapped by `x = (a + b)/2 - (b - a)/2
-    /// cos(theta)`, which absorbs square-root edges and clusters nodes at the breakpoints.
-    pub fn quadrature(&self, n: usize) -> Result<Quadrature> {
+    /// cos(theta)`, which absorbs square-root edges and clusters nodes at the breakpoints. The
+    /// densities at the nodes are computed in parallel on `pool` (each node independently, so
+    /// the rule does not depend on the number of threads); for the symmetric `RectProduct`
+    /// law only `x > 0` is computed and mirrored.
+    pub fn quadrature(&self, pool: &ThreadPool, n: usize) -> Result<Quadrature> {
         let (t, wt) = gauss_legendre(n.max(2));
-        let mut q = Quadrature::default();
         let support = self.support()?;
         let breaks = self.breakpoints();
+        let mirror = self.is_singular();
         let mut panels = Vec::new();
-        for &(a, b) in &support {
+        for &(a0, b) in &support {
+            let a = if mirror { a0.max(0.0) } else { a0 };
+            if mirror && b <= 0.0 {
+                continue;
+            }
             let mut cuts: Vec<f64> = breaks.iter().copied().filter(|&x| x > a + 1e-9 * (b - a) && x < b - 1e-9 * (b - a)).collect();
             cuts.sort_by(|x, y| x.total_cmp(y));
             let mut lo = a;
@@ -306,22 +313,30 @@ impl Law {
             }
             panels.push((lo, b));
         }
+        let mut q = Quadrature::default();
         for (a, b) in panels {
             let (c, h) = (0.5 * (a + b), 0.5 * (b - a));
             for (ti, wi) in t.iter().zip(&wt) {
                 let theta = 0.5 * PI * (ti + 1.0);
-                let x = c - h * theta.cos();
-                q.x.push(x);
+                q.x.push(c - h * theta.cos());
                 q.w.push(wi * 0.5 * PI * h * theta.sin());
-                q.rho.push(self.density(x)?);
+            }
+        }
+        q.rho = self.density_many(pool, &q.x)?;
+        if mirror {
+            let k = q.x.len();
+            for i in 0..k {
+                q.x.push(-q.x[i]);
+                q.w.push(q.w[i]);
+                q.rho.push(q.rho[i]);
             }
         }
         Ok(q)
     }
 
     /// `int rho^3` over the continuous part.
-    pub fn cube_integral(&self) -> Result<f64> {
-        Ok(self.quadrature(DEFAULT_NODES)?.sum(|_, r| r * r * r))
+    pub fn cube_integral(&self, pool: &ThreadPool) -> Result<f64> {
+        Ok(self.quadrature(pool, DEFAULT_NODES)?.sum(|_, r| r * r * r))
     }
 
     /// Denoising MMSE of the prior whose noisy observation has this law, per `(1/d) ||.||_F^2`
@@ -332,13 +347,13 @@ impl Law {
     ///
     /// Both follow from Tweedie's formula for rotationally invariant priors (the RIE is the
     /// posterior mean, the MMSE is `delta` minus `delta^2` times the Fisher information).
-    pub fn denoising_mmse(&self) -> Result<f64> {
+    pub fn denoising_mmse(&self, pool: &ThreadPool) -> Result<f64> {
         match *self {
             Law::MpSemicircle { delta, .. } => {
-                Ok(delta - 4.0 * PI * PI / 3.0 * delta * delta * self.cube_integral()?)
+                Ok(delta - 4.0 * PI * PI / 3.0 * delta * delta * self.cube_integral(pool)?)
             }
             Law::RectProduct { aspect, delta, .. } => {
-                let q = self.quadrature(DEFAULT_NODES)?;
+                let q = self.quadrature(pool, DEFAULT_NODES)?;
                 let cube = q.sum(|_, r| r * r * r);
                 let inv2 = if aspect > 1.0 { q.sum(|x, r| r / (x * x)) } else { 0.0 };
                 Ok(delta - delta * delta / aspect.powf(1.5) * ((aspect - 1.0).powi(2) * inv2 + 4.0 * PI * PI / 3.0 * cube))
@@ -367,9 +382,10 @@ impl Law {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::threads::pool;
 
     fn mass(law: &Law) -> f64 {
-        law.quadrature(DEFAULT_NODES).unwrap().sum(|_, r| r) + law.atoms().iter().map(|a| a.1).sum::<f64>()
+        law.quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES).unwrap().sum(|_, r| r) + law.atoms().iter().map(|a| a.1).sum::<f64>()
     }
 
     #[test]
@@ -395,7 +411,7 @@ mod tests {
     fn mp_semicircle_has_mean_one_and_second_moment_q0_plus_delta() {
         let (kappa, delta) = (0.5, 0.3);
         let law = Law::MpSemicircle { kappa, delta };
-        let q = law.quadrature(DEFAULT_NODES).unwrap();
+        let q = law.quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES).unwrap();
         assert!((q.sum(|x, r| x * r) - 1.0).abs() < 1e-7);
         assert!((q.sum(|x, r| x * x * r) - (1.0 + 1.0 / kappa + delta)).abs() < 1e-7);
     }
@@ -403,7 +419,7 @@ mod tests {
     #[test]
     fn stieltjes_is_consistent_off_the_axis() {
         let law = Law::MpSemicircle { kappa: 0.4, delta: 0.2 };
-        let q = law.quadrature(400).unwrap();
+        let q = law.quadrature(&pool(Some(1)).unwrap(), 400).unwrap();
         for &z in &[c64::new(1.0, 0.3), c64::new(-0.5, 1.0), c64::new(6.0, 0.1)] {
             let direct = law.stieltjes(z).unwrap();
             let quad: c64 = q.x.iter().zip(&q.w).zip(&q.rho).map(|((x, w), r)| (z - x).inv() * (w * r)).sum();

@@ -18,9 +18,11 @@ pub fn eval_with_derivative(c: &Coeffs, g: c64) -> (c64, c64) {
     (p, dp)
 }
 
-/// Newton's method on `p` from `g0`; `None` if it does not converge in `max_iter` steps.
-pub fn newton(c: &Coeffs, g0: c64, max_iter: usize) -> Option<c64> {
+/// Newton's method on `p` from `g0` until the step is below `rtol |g|` (or stops decreasing at
+/// rounding level); `None` if it does not converge in `max_iter` steps.
+pub fn newton(c: &Coeffs, g0: c64, max_iter: usize, rtol: f64) -> Option<c64> {
     let mut g = g0;
+    let mut last = f64::INFINITY;
     for _ in 0..max_iter {
         let (p, dp) = eval_with_derivative(c, g);
         if dp.norm() == 0.0 || !dp.re.is_finite() || !dp.im.is_finite() {
@@ -31,9 +33,14 @@ pub fn newton(c: &Coeffs, g0: c64, max_iter: usize) -> Option<c64> {
         if !(g.re.is_finite() && g.im.is_finite()) {
             return None;
         }
-        if step.norm() <= 4.0 * f64::EPSILON * g.norm().max(1e-300) {
+        let size = step.norm();
+        let scale = g.norm().max(1e-300);
+        // converged, or the step no longer shrinks at rounding level (quadratic convergence
+        // has stalled on the evaluation error of p)
+        if size <= rtol * scale || (size <= 1e-12 * scale && size >= 0.5 * last) {
             return Some(g);
         }
+        last = size;
     }
     // Near a double root (a spectral edge) Newton converges only linearly: accept a residual
     // that is small relative to the size of the terms.
@@ -59,17 +66,17 @@ where
     F: Fn(c64) -> Coeffs,
 {
     let (x, y) = (w.re, w.im.max(0.0));
-    let top = 100.0 * (scale + x.abs()) + 1.0;
+    let top = 30.0 * (scale + x.abs()) + 1.0;
     if y >= top {
-        return newton(&coef(w), w.inv(), 100);
+        return newton(&coef(w), w.inv(), 100, 1e-14);
     }
     // stop the ladder well below the scale of the point itself (x may be tiny near a hard edge)
-    let floor = 1e-13 * x.abs().max(1e-12 * scale);
+    let floor = 1e-11 * x.abs().max(1e-12 * scale);
     let mut eta = top;
     let start = c64::new(x, eta);
-    let mut g = newton(&coef(start), start.inv(), 100)?;
+    let mut g = newton(&coef(start), start.inv(), 100, 1e-10)?;
     let mut prev: Option<(f64, c64)> = None;
-    let mut ratio = 0.35;
+    let mut ratio = 0.2;
     while eta > y {
         let mut next = eta * ratio;
         if next < floor || next <= y {
@@ -79,7 +86,9 @@ where
             Some((eta_p, g_p)) if eta_p != eta => g + (g - g_p) * ((next - eta) / (eta - eta_p)),
             _ => g,
         };
-        let cand = newton(&coef(c64::new(x, next)), guess, 60);
+        // intermediate rungs only need to stay on the branch; the last one is polished
+        let rtol = if next == y { 1e-14 } else { 1e-9 };
+        let cand = newton(&coef(c64::new(x, next)), guess, 60, rtol);
         let ok = match cand {
             // Im g <= 0 in the upper half plane; a jump much larger than the prediction means
             // Newton fell into another root's basin.
@@ -90,7 +99,7 @@ where
             prev = Some((eta, g));
             g = cand?;
             eta = next;
-            ratio = (ratio * ratio).max(0.35);
+            ratio = (ratio * ratio).max(0.2);
         } else {
             ratio = ratio.sqrt();
             if ratio > 0.999_999 {

@@ -177,12 +177,12 @@ impl SpectralPrior {
 
     /// Denoising MMSE at noise `delta` (same units as the RIE). At very large `delta` the
     /// observation carries no information and the prior variance is returned.
-    pub fn mmse(&self, delta: f64) -> Result<f64> {
+    pub fn mmse(&self, pool: &ThreadPool, delta: f64) -> Result<f64> {
         check_delta(delta)?;
         if delta > 1e8 * (1.0 + self.variance()) {
             return Ok(self.variance());
         }
-        self.observation_law(delta).denoising_mmse()
+        self.observation_law(delta).denoising_mmse(pool)
     }
 
     /// Bayes-optimal denoising of `y` (`rows x cols`, row-major) at noise `delta`: returns the
@@ -200,7 +200,7 @@ impl SpectralPrior {
             }
             SpectralPrior::Product { .. } => rie_rectangular(pool, y, rows, cols, delta, &Hilbert::Theory(law))?,
         };
-        let mmse = law.denoising_mmse()?;
+        let mmse = law.denoising_mmse(pool)?;
         if !mmse.is_finite() {
             return Err(KernelError::Numerical { what: "rie", reason: format!("non-finite MMSE at delta = {delta}") });
         }

@@ -159,7 +159,12 @@ where
         // Backtracking: a step that increases the objective is undone and retried with half
         // the learning rate (plain GD otherwise).
         if let Some((prev, prev_obj)) = &previous {
-            if !(objective <= *prev_obj * (1.0 + 1e-12)) {
+            // "not <=" so that a NaN objective also counts as an increase
+            let increased = !matches!(
+                objective.partial_cmp(&(*prev_obj * (1.0 + 1e-12))),
+                Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+            );
+            if increased {
                 *factors = prev.clone();
                 lr *= 0.5;
                 previous = None;

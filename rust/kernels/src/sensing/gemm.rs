@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 /// Rows of `A` per task in [`a_b`].
-const ROWS: usize = 64;
+const ROWS: usize = 256;
 /// Output columns per task in [`at_b`] and [`at_diag_a`].
 const STRIP: usize = 48;
 

@@ -69,6 +69,7 @@ fn add_noise(pool: &ThreadPool, y: &mut [f64], delta: f64, seed: u64, tag: u64) 
 /// - ||w_k||^2 / d - sigma^2 ]`, `kappa = m/d`, with pre-activation noise `xi ~ N(0, 1)` from
 /// the stream `(seed, PREACTIVATION, mu)`. For `sigma = 0` this is exactly
 /// `(x^T S x - Tr S)/sqrt(d)` with `S = W^T W/m`.
+#[allow(clippy::too_many_arguments)]
 pub fn network_labels(pool: &ThreadPool, x: &[f64], w: &[f64], n: usize, d: usize, m: usize, sigma: f64, seed: u64) -> Result<Vec<f64>> {
     ensure(x.len() == n * d, "x", || format!("has {} entries, expected {n} x {d}", x.len()))?;
     ensure(w.len() == m * d, "w", || format!("has {} entries, expected {m} x {d}", w.len()))?;
