@@ -121,6 +121,10 @@ def test_fast_and_open_paths_give_the_same_numbers():
         open_ = gamp_rie(smp, n_iter=12, open_path=True)
         assert np.allclose(fast.mse, open_.mse, rtol=1e-9, atol=1e-12)
         assert np.allclose(fast.estimate, open_.estimate, rtol=1e-8, atol=1e-10)
+    # a random start (an independent draw from the prior) has twice the prior variance as error
+    smp = QuadraticNetwork(d=60, kappa=0.5, alpha=0.3).sample(seed=19)
+    rnd = gamp_rie(smp, n_iter=1, init="random", seed=3)
+    assert rnd.normalised_mse[0] == pytest.approx(2.0, rel=0.1)
 
 
 # ---- perfect recovery and theory ------------------------------------------------------------

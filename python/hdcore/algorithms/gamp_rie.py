@@ -31,7 +31,7 @@ import numpy as np
 from hdcore import _core
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
-from hdcore.random import as_seed
+from hdcore.random import as_seed, spawn
 
 __all__ = ["GampRieResult", "channel_constants", "gamp_rie"]
 
@@ -93,12 +93,13 @@ def _initial(sample: MatrixSensingSample, init, init_mmse, seed):
         if init == "prior":
             return mean, prior.variance
         if init == "random":
-            # an independent draw from the prior: its error is twice the prior variance
-            s = as_seed(seed)
+            # an independent draw from the prior (teacher streams of the child seed
+            # spawn(seed, 1)): its error is twice the prior variance
+            s = spawn(as_seed(seed), 1)
             if m.symmetric:
-                est = _core.sample_wishart_teacher(m.d1, m.width, s ^ 0x9E3779B97F4A7C15, None)[1]
+                est = _core.sample_wishart_teacher(m.d1, m.width, s, None)[1]
             else:
-                est = _core.sample_product_teacher(m.d1, m.d2, m.width, s ^ 0x9E3779B97F4A7C15, None)[2]
+                est = _core.sample_product_teacher(m.d1, m.d2, m.width, s, None)[2]
             return est, 2.0 * prior.variance
         raise ValueError(f"`init` must be 'prior', 'random' or an array, got {init!r}")
     est = as_array(init, "init", ndim=2, shape=(m.d1, m.d2)).copy()

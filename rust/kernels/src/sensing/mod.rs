@@ -12,8 +12,8 @@ pub use gamp_rie::{gamp_rie, GampOptions, GampOutput};
 pub use gd::{gd, gd_averaged, AveragedOutput, Factors, GdOptions, GdOutput};
 pub use operators::{GaussianRect, GaussianSymmetric, Geometry, Quadratic, SensingOperator};
 
-/// Domain tags of the random streams of this module (`rng::domain::FREE + 20..29`; 27-29 are
-/// used by `rmt::sample`).
+/// Domain tags of the random streams of this module (`rng::domain::FREE + 20..29`; 25 is
+/// unused, 27-29 are used by `rmt::sample`).
 pub mod tags {
     use crate::rng::domain::FREE;
     /// Teacher factor `W` or `V`.
@@ -26,8 +26,6 @@ pub mod tags {
     pub const NOISE: u64 = FREE + 23;
     /// Pre-activation noise of the quadratic network.
     pub const PREACTIVATION: u64 = FREE + 24;
-    /// Random starts of GAMP-RIE.
-    pub const GAMP_INIT: u64 = FREE + 25;
     /// Random initialisations of gradient descent.
     pub const GD_INIT: u64 = FREE + 26;
 }
