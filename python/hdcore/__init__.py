@@ -10,7 +10,7 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
     pred = hdcore.theory.state_evolution(model)
 """
 
-from hdcore import _core, algorithms, errors, ingredients, linalg, models, theory
+from hdcore import _core, algorithms, errors, ingredients, linalg, models, rmt, theory
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 __version__ = _core.__version__
@@ -25,6 +25,7 @@ __all__ = [
     "ingredients",
     "linalg",
     "models",
+    "rmt",
     "theory",
     "sweep",
     "get_num_threads",

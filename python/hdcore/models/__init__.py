@@ -1,10 +1,15 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
-from hdcore.models.spiked import (
-    SpikedWigner,
-    SpikedWignerSample,
-    SpikedWishart,
-    SpikedWishartSample,
+from hdcore.models.matrix_sensing import (
+    BilinearSequenceRegression,
+    MatrixSensing,
+    MatrixSensingSample,
+    Product,
+    QuadraticNetwork,
+    Wishart,
 )
+from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
 
 __all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
+__all__ += ["BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
+            "QuadraticNetwork", "Wishart"]

@@ -1,5 +1,6 @@
 """Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
 
+from hdcore.theory import matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
 from hdcore.theory.low_rank import (
     FixedPoints,
@@ -10,6 +11,7 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution,
 )
+from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 
 __all__ = [
     "BBP",
@@ -21,4 +23,7 @@ __all__ = [
     "free_entropy",
     "information_theoretic_threshold",
     "state_evolution",
+    "matrix_sensing",
+    "SensingFixedPoint",
+    "perfect_recovery_threshold",
 ]

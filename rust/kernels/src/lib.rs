@@ -11,7 +11,9 @@ pub mod error;
 pub mod linalg;
 pub mod models;
 pub mod priors;
+pub mod rmt;
 pub mod rng;
+pub mod sensing;
 pub mod threads;
 
 pub use error::{KernelError, Result};

@@ -8,6 +8,8 @@ mod fn_linalg;
 mod fn_models;
 mod fn_priors;
 mod fn_random;
+mod fn_rmt;
+mod fn_sensing;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -27,5 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_priors::register(m)?;
     fn_models::register(m)?;
     fn_amp::register(m)?;
+    fn_rmt::register(m)?;
+    fn_sensing::register(m)?;
     Ok(())
 }

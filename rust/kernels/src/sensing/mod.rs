@@ -1,0 +1,31 @@
+//! Matrix sensing: implicit sensing operators ([`operators`]), samplers of the models
+//! ([`models`]), GAMP with the RIE denoiser ([`gamp_rie`]) and gradient descent on factorised
+//! models ([`gd`]). Deterministic parallel matrix products live in [`gemm`].
+
+pub mod gamp_rie;
+pub mod gd;
+pub mod gemm;
+pub mod models;
+pub mod operators;
+
+pub use gamp_rie::{gamp_rie, GampOptions, GampOutput};
+pub use gd::{gd, gd_averaged, AveragedOutput, Factors, GdOptions, GdOutput};
+pub use operators::{GaussianRect, GaussianSymmetric, Geometry, Quadratic, SensingOperator};
+
+/// Domain tags of the random streams of this module (`rng::domain::FREE + 20..29`; 25 is
+/// unused, 27-29 are used by `rmt::sample`).
+pub mod tags {
+    use crate::rng::domain::FREE;
+    /// Teacher factor `W` or `V`.
+    pub const TEACHER: u64 = FREE + 20;
+    /// Second teacher factor `U`.
+    pub const TEACHER_B: u64 = FREE + 21;
+    /// Inputs `x_mu` and regenerated Gaussian sensing matrices.
+    pub const DESIGN: u64 = FREE + 22;
+    /// Label noise.
+    pub const NOISE: u64 = FREE + 23;
+    /// Pre-activation noise of the quadratic network.
+    pub const PREACTIVATION: u64 = FREE + 24;
+    /// Random initialisations of gradient descent.
+    pub const GD_INIT: u64 = FREE + 26;
+}
