@@ -15,9 +15,10 @@ Run: ``python benches/bench_gamp_rie.py``.
 
 from __future__ import annotations
 
-import hdcore
 import numpy as np
 from bench_rmt import best_of, cubic_hilbert_numpy, gemm_rate
+
+import hdcore
 from hdcore import _core
 from hdcore.algorithms import gamp_rie
 from hdcore.models import QuadraticNetwork

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 
-import hdcore
 import numpy as np
+
+import hdcore
 from hdcore import rmt
 from hdcore.models import BilinearSequenceRegression, QuadraticNetwork
 from hdcore.theory import matrix_sensing as ms
@@ -87,8 +88,8 @@ def main():
 
     alphas = np.linspace(0.005, 0.6, 100)
     t_q, _ = best_of(lambda: ms.fixed_point_curve(QuadraticNetwork(d=100, kappa=0.5, alpha=0.1), alphas), 1)
-    t_b, _ = best_of(lambda: ms.fixed_point_curve(BilinearSequenceRegression(D=100, beta=2.0, rho=0.5,
-                                                                             alpha=0.1, noise=0.1), alphas), 1)
+    bsr = BilinearSequenceRegression(D=100, beta=2.0, rho=0.5, alpha=0.1, noise=0.1)
+    t_b, _ = best_of(lambda: ms.fixed_point_curve(bsr, alphas), 1)
     print(f"fixed-point curve, 100 alphas: quadratic network {t_q:.2f} s, BSR {t_b:.2f} s")
 
 

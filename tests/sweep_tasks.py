@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import time
 
-import hdcore
 import numpy as np
+
+import hdcore
 
 #: A small grid of the spiked-Wigner study's simulation (AMP + PCA through the Rust kernels).
 WIGNER_GRID = {"prior": ["rademacher"], "snr": [0.6, 1.4, 2.0], "n": [240]}

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from hdcore.algorithms import factorised_gd, gamp_rie, nuclear_norm, ridge
 from hdcore.models import BilinearSequenceRegression, MatrixSensing, QuadraticNetwork
 from hdcore.theory import matrix_sensing as ms
@@ -159,8 +160,10 @@ def test_gamp_rie_recovers_the_matrix_above_the_threshold():
 
 def test_fixed_point_limits():
     # alpha -> 0: the prior mean, normalised error 1
-    assert ms.fixed_point(QuadraticNetwork(d=1000, kappa=0.5, alpha=1e-4)).normalised_mse == pytest.approx(1, abs=1e-3)
-    assert ms.fixed_point(BilinearSequenceRegression(D=1000, beta=2, rho=0.5, alpha=1e-4)).mse == pytest.approx(1, abs=1e-3)
+    qn = QuadraticNetwork(d=1000, kappa=0.5, alpha=1e-4)
+    assert ms.fixed_point(qn).normalised_mse == pytest.approx(1, abs=1e-3)
+    bsr = BilinearSequenceRegression(D=1000, beta=2, rho=0.5, alpha=1e-4)
+    assert ms.fixed_point(bsr).mse == pytest.approx(1, abs=1e-3)
     # kappa -> infinity: 1 - 2 alpha (and the noisy closed form)
     for a in (0.1, 0.3):
         big = QuadraticNetwork(d=10, kappa=200.0, alpha=a)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hdcore import _core, rmt
 
 LAWS = {
@@ -163,7 +164,8 @@ def test_denoising_mmse_limits():
     # the Python formula on the quadrature agrees with the core's
     law = rmt.MPSemicircle(0.7, 0.4)
     q = law.quadrature()
-    assert rmt.denoising_mmse(law) == pytest.approx(0.4 - 4 * np.pi**2 / 3 * 0.16 * np.sum(q.w * q.rho**3), rel=1e-12)
+    expected = 0.4 - 4 * np.pi**2 / 3 * 0.16 * np.sum(q.w * q.rho**3)
+    assert rmt.denoising_mmse(law) == pytest.approx(expected, rel=1e-12)
 
 
 def test_rmt_kernels_are_thread_independent():

@@ -8,17 +8,18 @@ import os
 import sys
 import threading
 
-import hdcore
 import numpy as np
 import pandas as pd
 import pytest
 import sweep_tasks
+from sweep_tasks import WIGNER_GRID, flaky, noisy_square, wigner
+
+import hdcore
 from hdcore.random import spawn
 from hdcore.studies.base import Study
 from hdcore.sweeps import load
 from hdcore.sweeps.local import available_cores
 from hdcore.sweeps.store import Store
-from sweep_tasks import WIGNER_GRID, flaky, noisy_square, wigner
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame) -> None:

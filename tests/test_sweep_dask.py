@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 
-import hdcore
 import pandas as pd
 import pytest
 import sweep_tasks
-from hdcore.sweeps.local import available_cores
 from sweep_tasks import WIGNER_GRID, flaky, noisy_square, wigner
+
+import hdcore
+from hdcore.sweeps.local import available_cores
 
 distributed = pytest.importorskip(
     "distributed", reason="the Dask backend needs the dask extra: pip install hdcore[dask]")

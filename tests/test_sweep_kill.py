@@ -12,10 +12,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import hdcore
 import pandas as pd
 import pytest
 import sweep_tasks
+
+import hdcore
 from hdcore.random import spawn
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -193,7 +193,7 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
     x = np.zeros((m.d1, m.d2))
     zk, tk = x.copy(), 1.0
     it = 0
-    for it in range(1, n_iter + 1):
+    for it in range(1, n_iter + 1):  # noqa: B007 (it is read after the loop)
         grad = sample.adjoint(sample.forward(zk, n_threads=n_threads) - sample.y, n_threads=n_threads)
         x_new = _prox(zk - step * grad, step * lam_t, m, psd, n_threads)
         t_new = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))

@@ -3,8 +3,10 @@
 ``hdcore list`` shows them; ``hdcore reproduce NAME`` writes ``NAME.png`` and ``NAME.csv``.
 """
 
-from hdcore.studies import matrix_sensing  # noqa: F401  (registers its studies)
-from hdcore.studies import spiked_matrix  # noqa: F401  (registers its studies)
+from hdcore.studies import (
+    matrix_sensing,  # noqa: F401  (registers its studies)
+    spiked_matrix,  # noqa: F401  (registers its studies)
+)
 from hdcore.studies.base import STUDIES, Study, StudyOutput, get_study, register
 
 __all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register", "list_studies"]

@@ -178,7 +178,8 @@ class BilinearSequenceRegressionStudy(Study):
             grid = np.linspace(0.005, 1.2, 16 if quick else 100)
             curve = ms.fixed_point_curve(model, grid)
             for a, e in zip(grid, curve["mse"]):
-                rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "bayes_optimal", "x": a, "y": e})
+                rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "bayes_optimal",
+                             "x": a, "y": e})
                 rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "ridge", "x": a,
                              "y": ms.ridge_mse(a, noise)})
             rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "alpha_pr",
@@ -215,15 +216,17 @@ class BilinearSequenceRegressionStudy(Study):
                                      sharey=True, constrained_layout=True)
             for ax, (beta, rho, noise) in zip(axes, PANELS_BSR):
                 th = theory[(theory.beta == beta) & (theory.rho == rho) & (theory.noise == noise)]
-                for series, label, style_kw in (("bayes_optimal", "Bayes-optimal (theory)", {"color": "k"}),
-                                                ("ridge", "ridge (lambda = Delta)", {"color": "C1", "ls": "--"})):
+                curves = (("bayes_optimal", "Bayes-optimal (theory)", {"color": "k"}),
+                          ("ridge", "ridge (lambda = Delta)", {"color": "C1", "ls": "--"}))
+                for series, label, style_kw in curves:
                     c = th[th.series == series]
                     theory_line(ax, c["x"], c["y"], label, **style_kw)
                 a_pr = th[th.series == "alpha_pr"]["x"].iloc[0]
                 if noise == 0:
                     ax.axvline(a_pr, color="gray", ls=":", lw=1, label=f"alpha_PR = {a_pr:.3f}")
                     ax.text(a_pr, 0.95, f" alpha_PR = {a_pr:.3f}", fontsize=8, va="top")
-                sim = simulation[(simulation.beta == beta) & (simulation.rho == rho) & (simulation.noise == noise)]
+                sim = simulation[(simulation.beta == beta) & (simulation.rho == rho)
+                                 & (simulation.noise == noise)]
                 if not sim.empty:
                     simulation_points(ax, aggregate(sim, ["alpha"], "gamp"), "alpha", "GAMP-RIE", color="C0")
                 ax.set_title(f"beta = {beta}, rho = {rho}, Delta = {noise}")

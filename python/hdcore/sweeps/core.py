@@ -162,8 +162,9 @@ def sweep(task: Callable[..., Mapping], grid, *, seeds: int | Iterable[int] = 1,
     ----------
     task : callable
         ``task(seed=int, **params) -> dict`` of results (numbers, strings, bools, None, or
-        lists / arrays of those), e.g. a function or a study's ``simulate``. An :class:`Exception` it raises is
-        recorded in the row (``error``, ``traceback``) and the sweep goes on.
+        lists / arrays of those), e.g. a function or a study's ``simulate``. An
+        :class:`Exception` it raises is recorded in the row (``error``, ``traceback``) and the
+        sweep goes on.
     grid : dict of lists or list of dicts
         Parameter points: the cartesian product of a dict's lists (first key slowest), or
         the given dicts in order.

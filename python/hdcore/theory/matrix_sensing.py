@@ -141,7 +141,9 @@ def fixed_point(model, *, xtol: float = 1e-10) -> SensingFixedPoint:
     var = prior.variance
     lo = DELTA_FLOOR * var
     hi = 2.0 * (m.noise / c + var) / (k / c) + 1e-12
-    f = lambda t: _residual(prior, np.exp(t), m.noise, c, k)
+    def f(t):
+        return _residual(prior, np.exp(t), m.noise, c, k)
+
     alpha_pr = perfect_recovery_threshold(m)
     if f(np.log(lo)) <= 0:
         return SensingFixedPoint(mse=0.0, normalised_mse=0.0, q=prior.q0, q_hat=np.inf,
@@ -165,7 +167,8 @@ def fixed_point_curve(model, alphas) -> dict[str, np.ndarray]:
     return out
 
 
-def state_evolution(model, *, n_iter: int = 200, tol: float = 1e-12, init_mse: float | None = None) -> SensingStateEvolution:
+def state_evolution(model, *, n_iter: int = 200, tol: float = 1e-12,
+                    init_mse: float | None = None) -> SensingStateEvolution:
     """State evolution of (undamped) GAMP-RIE: ``delta^t = (Delta + c mse^{t-1})/k``,
     ``mse^t = mmse(delta^t)``, from ``mse^0`` = the prior variance (or ``init_mse``)."""
     m = as_sensing(model)

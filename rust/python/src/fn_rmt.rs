@@ -9,7 +9,9 @@ use hdcore_kernels::rmt::sample::sample_spectrum;
 use hdcore_kernels::rmt::{empirical, rie_rectangular, rie_symmetric, Hilbert, Law};
 use hdcore_kernels::threads::ThreadPool;
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -17,22 +19,41 @@ use pyo3::types::PyDict;
 type F64Array<'py> = Bound<'py, PyArray1<f64>>;
 
 /// A C-contiguous finite 2-D float64 array.
-pub fn matrix64<'py>(p: &ThreadPool, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<(PyReadonlyArray2<'py, f64>, usize, usize)> {
-    let arr = obj
-        .cast::<PyArray2<f64>>()
-        .map_err(|_| PyTypeError::new_err(format!("`{name}` must be a 2-D numpy array of float64")))?;
-    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+pub fn matrix64<'py>(
+    p: &ThreadPool,
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<(PyReadonlyArray2<'py, f64>, usize, usize)> {
+    let arr = obj.cast::<PyArray2<f64>>().map_err(|_| {
+        PyTypeError::new_err(format!("`{name}` must be a 2-D numpy array of float64"))
+    })?;
+    let ro = arr
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
     let (r, c) = (ro.shape()[0], ro.shape()[1]);
-    let s = ro.as_slice().map_err(|_| PyValueError::new_err(format!("`{name}` must be C-contiguous (use numpy.ascontiguousarray)")))?;
+    let s = ro.as_slice().map_err(|_| {
+        PyValueError::new_err(format!(
+            "`{name}` must be C-contiguous (use numpy.ascontiguousarray)"
+        ))
+    })?;
     if !hdcore_kernels::linalg::all_finite(p, s) {
-        return Err(PyValueError::new_err(format!("`{name}` contains NaN or infinity")));
+        return Err(PyValueError::new_err(format!(
+            "`{name}` contains NaN or infinity"
+        )));
     }
     Ok((ro, r, c))
 }
 
 /// Row-major data as a 2-D numpy array.
-pub fn to_array2<'py>(py: Python<'py>, data: Vec<f64>, rows: usize, cols: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    Ok(Array2::from_shape_vec((rows, cols), data).map_err(|e| PyValueError::new_err(e.to_string()))?.into_pyarray(py))
+pub fn to_array2<'py>(
+    py: Python<'py>,
+    data: Vec<f64>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    Ok(Array2::from_shape_vec((rows, cols), data)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .into_pyarray(py))
 }
 
 /// Parse a law name and its parameters.
@@ -41,7 +62,10 @@ pub fn law(kind: &str, params: &[f64]) -> PyResult<Law> {
         if params.len() == k {
             Ok(())
         } else {
-            Err(PyValueError::new_err(format!("law {kind:?} takes {k} parameters, got {}", params.len())))
+            Err(PyValueError::new_err(format!(
+                "law {kind:?} takes {k} parameters, got {}",
+                params.len()
+            )))
         }
     };
     let l = match kind {
@@ -87,7 +111,9 @@ fn rmt_stieltjes<'py>(
     let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
     let (rs, is) = (re.as_slice()?, im.as_slice()?);
     if rs.len() != is.len() {
-        return Err(PyValueError::new_err("`re` and `im` must have the same length"));
+        return Err(PyValueError::new_err(
+            "`re` and `im` must have the same length",
+        ));
     }
     let (gr, gi) = run(py, |_| l.stieltjes_many(&p, rs, is))?;
     Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
@@ -96,7 +122,13 @@ fn rmt_stieltjes<'py>(
 /// Density of the continuous part at `x`.
 #[pyfunction]
 #[pyo3(signature = (kind, params, x, n_threads=None))]
-fn rmt_density<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, x: &Bound<'py, PyAny>, n_threads: Option<usize>) -> PyResult<F64Array<'py>> {
+fn rmt_density<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params: Vec<f64>,
+    x: &Bound<'py, PyAny>,
+    n_threads: Option<usize>,
+) -> PyResult<F64Array<'py>> {
     let l = law(kind, &params)?;
     let p = pool(n_threads)?;
     let x = vector::<f64>(&p, x, "x")?;
@@ -121,21 +153,38 @@ fn rmt_atoms(kind: &str, params: Vec<f64>) -> PyResult<Vec<(f64, f64)>> {
 /// Gauss rule `(x, w, rho)` over the continuous part (`n` nodes per panel).
 #[pyfunction]
 #[pyo3(signature = (kind, params, n=160, n_threads=None))]
-fn rmt_quadrature<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, n: usize, n_threads: Option<usize>) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
+fn rmt_quadrature<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params: Vec<f64>,
+    n: usize,
+    n_threads: Option<usize>,
+) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
     let l = law(kind, &params)?;
     let p = pool(n_threads)?;
     if !(2..=4096).contains(&n) {
-        return Err(PyValueError::new_err(format!("`n` must be in 2..=4096, got {n}")));
+        return Err(PyValueError::new_err(format!(
+            "`n` must be in 2..=4096, got {n}"
+        )));
     }
     let q = run(py, |_| l.quadrature(&p, n))?;
-    Ok((q.x.into_pyarray(py), q.w.into_pyarray(py), q.rho.into_pyarray(py)))
+    Ok((
+        q.x.into_pyarray(py),
+        q.w.into_pyarray(py),
+        q.rho.into_pyarray(py),
+    ))
 }
 
 /// Denoising MMSE of the prior whose noisy observation has the law (`mp_semicircle`,
 /// `rect_product`).
 #[pyfunction]
 #[pyo3(signature = (kind, params, n_threads=None))]
-fn rmt_denoising_mmse(py: Python<'_>, kind: &str, params: Vec<f64>, n_threads: Option<usize>) -> PyResult<f64> {
+fn rmt_denoising_mmse(
+    py: Python<'_>,
+    kind: &str,
+    params: Vec<f64>,
+    n_threads: Option<usize>,
+) -> PyResult<f64> {
     let l = law(kind, &params)?;
     let p = pool(n_threads)?;
     run(py, |_| l.denoising_mmse(&p))
@@ -144,7 +193,14 @@ fn rmt_denoising_mmse(py: Python<'_>, kind: &str, params: Vec<f64>, n_threads: O
 /// Spectrum of a random matrix of size `d` with the law (see `rmt::sample`).
 #[pyfunction]
 #[pyo3(signature = (kind, params, d, seed, n_threads=None))]
-fn rmt_sample_spectrum<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, d: usize, seed: u64, n_threads: Option<usize>) -> PyResult<F64Array<'py>> {
+fn rmt_sample_spectrum<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params: Vec<f64>,
+    d: usize,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<F64Array<'py>> {
     let l = law(kind, &params)?;
     let p = pool(n_threads)?;
     let out = run(py, |_| sample_spectrum(&p, &l, d, seed))?;
@@ -154,30 +210,57 @@ fn rmt_sample_spectrum<'py>(py: Python<'py>, kind: &str, params: Vec<f64>, d: us
 /// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
 #[pyfunction]
 #[pyo3(signature = (a, vectors=true, n_threads=None))]
-fn eigh<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, vectors: bool, n_threads: Option<usize>) -> PyResult<(F64Array<'py>, Option<Bound<'py, PyArray2<f64>>>)> {
+fn eigh<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    vectors: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(F64Array<'py>, Option<Bound<'py, PyArray2<f64>>>)> {
     let p = pool(n_threads)?;
     let (a, r, c) = matrix64(&p, a, "a")?;
     if r != c {
-        return Err(PyValueError::new_err(format!("`a` must be square, got shape ({r}, {c})")));
+        return Err(PyValueError::new_err(format!(
+            "`a` must be square, got shape ({r}, {c})"
+        )));
     }
     let s = a.as_slice()?;
     let e = run(py, |_| k_eigh(&p, s, r, vectors))?;
-    let v = if vectors { Some(to_array2(py, e.vectors, r, r)?) } else { None };
+    let v = if vectors {
+        Some(to_array2(py, e.vectors, r, r)?)
+    } else {
+        None
+    };
     Ok((e.values.into_pyarray(py), v))
 }
 
-type SvdOut<'py> = (Option<Bound<'py, PyArray2<f64>>>, F64Array<'py>, Option<Bound<'py, PyArray2<f64>>>);
+type SvdOut<'py> = (
+    Option<Bound<'py, PyArray2<f64>>>,
+    F64Array<'py>,
+    Option<Bound<'py, PyArray2<f64>>>,
+);
 
 /// Thin SVD `(U, s, V)` with `A = U diag(s) V^T`, `s` descending.
 #[pyfunction]
 #[pyo3(signature = (a, vectors=true, n_threads=None))]
-fn svd<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, vectors: bool, n_threads: Option<usize>) -> PyResult<SvdOut<'py>> {
+fn svd<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    vectors: bool,
+    n_threads: Option<usize>,
+) -> PyResult<SvdOut<'py>> {
     let p = pool(n_threads)?;
     let (a, r, c) = matrix64(&p, a, "a")?;
     let s = a.as_slice()?;
     let out = run(py, |_| k_svd(&p, s, r, c, vectors))?;
     let k = r.min(c);
-    let (u, v) = if vectors { (Some(to_array2(py, out.u, r, k)?), Some(to_array2(py, out.v, c, k)?)) } else { (None, None) };
+    let (u, v) = if vectors {
+        (
+            Some(to_array2(py, out.u, r, k)?),
+            Some(to_array2(py, out.v, c, k)?),
+        )
+    } else {
+        (None, None)
+    };
     Ok((u, out.values.into_pyarray(py), v))
 }
 
@@ -197,7 +280,10 @@ fn spectral_reconstruct<'py>(
     let f = vector::<f64>(&p, f, "f")?;
     let fs = f.as_slice()?;
     if k1 != fs.len() || k2 != fs.len() {
-        return Err(PyValueError::new_err(format!("`left`, `f` and `right` must share k = len(f) = {}, got {k1} and {k2} columns", fs.len())));
+        return Err(PyValueError::new_err(format!(
+            "`left`, `f` and `right` must share k = len(f) = {}, got {k1} and {k2} columns",
+            fs.len()
+        )));
     }
     let (ls, rs) = (l.as_slice()?, r.as_slice()?);
     let out = run(py, |_| reconstruct(&p, ls, fs, rs, m, n))?;
@@ -221,9 +307,13 @@ fn empirical_stieltjes<'py>(
     let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
     let (es, rs, is) = (e.as_slice()?, re.as_slice()?, im.as_slice()?);
     if rs.len() != is.len() {
-        return Err(PyValueError::new_err("`re` and `im` must have the same length"));
+        return Err(PyValueError::new_err(
+            "`re` and `im` must have the same length",
+        ));
     }
-    let (gr, gi) = run(py, |_| Ok(empirical::stieltjes_split(&p, es, rs, is, symmetrised)))?;
+    let (gr, gi) = run(py, |_| {
+        Ok(empirical::stieltjes_split(&p, es, rs, is, symmetrised))
+    })?;
     Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
 }
 
@@ -250,10 +340,18 @@ fn rie<'py>(
         None => Hilbert::Empirical { eta },
     };
     if !rectangular && r != c {
-        return Err(PyValueError::new_err(format!("`y` must be square for the symmetric RIE, got shape ({r}, {c})")));
+        return Err(PyValueError::new_err(format!(
+            "`y` must be square for the symmetric RIE, got shape ({r}, {c})"
+        )));
     }
     let s = ym.as_slice()?;
-    let out = run(py, |_| if rectangular { rie_rectangular(&p, s, r, c, delta, &source) } else { rie_symmetric(&p, s, r, delta, &source) })?;
+    let out = run(py, |_| {
+        if rectangular {
+            rie_rectangular(&p, s, r, c, delta, &source)
+        } else {
+            rie_symmetric(&p, s, r, delta, &source)
+        }
+    })?;
     let d = PyDict::new(py);
     d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
     d.set_item("values", out.values.into_pyarray(py))?;

@@ -9,8 +9,13 @@ use crate::errors::to_pyerr;
 use crate::fn_rmt::{matrix64, to_array2};
 use crate::runtime::{pool, run};
 use hdcore_kernels::rmt::SpectralPrior;
-use hdcore_kernels::sensing::models::{gaussian_inputs, labels, network_labels, product_teacher, wishart_teacher};
-use hdcore_kernels::sensing::{gamp_rie as k_gamp, gd as k_gd, gd_averaged, Factors, GampOptions, GaussianRect, GaussianSymmetric, GdOptions, Quadratic, SensingOperator};
+use hdcore_kernels::sensing::models::{
+    gaussian_inputs, labels, network_labels, product_teacher, wishart_teacher,
+};
+use hdcore_kernels::sensing::{
+    gamp_rie as k_gamp, gd as k_gd, gd_averaged, Factors, GampOptions, GaussianRect,
+    GaussianSymmetric, GdOptions, Quadratic, SensingOperator,
+};
 use hdcore_kernels::threads::ThreadPool;
 use numpy::ndarray::Array3;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2};
@@ -26,7 +31,11 @@ struct OpData<'py> {
     x: Option<(PyReadonlyArray2<'py, f64>, usize, usize)>,
 }
 
-fn op_data<'py>(p: &ThreadPool, kind: &str, x: Option<&Bound<'py, PyAny>>) -> PyResult<OpData<'py>> {
+fn op_data<'py>(
+    p: &ThreadPool,
+    kind: &str,
+    x: Option<&Bound<'py, PyAny>>,
+) -> PyResult<OpData<'py>> {
     match kind {
         "quadratic" => {
             let x = x.ok_or_else(|| PyValueError::new_err("`x` (the n x d inputs) is required for quadratic sensing"))?;
@@ -39,16 +48,28 @@ fn op_data<'py>(p: &ThreadPool, kind: &str, x: Option<&Bound<'py, PyAny>>) -> Py
     }
 }
 
-fn operator<'a>(kind: &str, data: &'a OpData<'_>, seed: u64, n: usize, d1: usize, d2: usize) -> PyResult<Box<dyn SensingOperator + 'a>> {
+fn operator<'a>(
+    kind: &str,
+    data: &'a OpData<'_>,
+    seed: u64,
+    n: usize,
+    d1: usize,
+    d2: usize,
+) -> PyResult<Box<dyn SensingOperator + 'a>> {
     let err = |e| to_pyerr(e, None);
     Ok(match kind {
         "quadratic" => {
-            let (x, rows, cols) = data.x.as_ref().ok_or_else(|| PyValueError::new_err("`x` is required"))?;
+            let (x, rows, cols) = data
+                .x
+                .as_ref()
+                .ok_or_else(|| PyValueError::new_err("`x` is required"))?;
             Box::new(Quadratic::new(x.as_slice()?, *rows, *cols).map_err(err)?)
         }
         "gaussian_symmetric" => {
             if d1 != d2 {
-                return Err(PyValueError::new_err(format!("symmetric sensing needs d1 == d2, got {d1} and {d2}")));
+                return Err(PyValueError::new_err(format!(
+                    "symmetric sensing needs d1 == d2, got {d1} and {d2}"
+                )));
             }
             Box::new(GaussianSymmetric::new(seed, n, d1).map_err(err)?)
         }
@@ -59,11 +80,20 @@ fn operator<'a>(kind: &str, data: &'a OpData<'_>, seed: u64, n: usize, d1: usize
 fn prior(kind: &str, params: &[f64]) -> PyResult<SpectralPrior> {
     let p = match (kind, params.len()) {
         ("wishart", 1) => SpectralPrior::Wishart { kappa: params[0] },
-        ("product", 2) => SpectralPrior::Product { aspect: params[0], rank: params[1] },
+        ("product", 2) => SpectralPrior::Product {
+            aspect: params[0],
+            rank: params[1],
+        },
         ("wishart", k) | ("product", k) => {
-            return Err(PyValueError::new_err(format!("prior {kind:?} got {k} parameters (wishart: [kappa]; product: [aspect, rank])")))
+            return Err(PyValueError::new_err(format!(
+                "prior {kind:?} got {k} parameters (wishart: [kappa]; product: [aspect, rank])"
+            )))
         }
-        (other, _) => return Err(PyValueError::new_err(format!("unknown prior {other:?}; expected 'wishart' or 'product'"))),
+        (other, _) => {
+            return Err(PyValueError::new_err(format!(
+                "unknown prior {other:?}; expected 'wishart' or 'product'"
+            )))
+        }
     };
     p.validate().map_err(|e| to_pyerr(e, None))?;
     Ok(p)
@@ -73,7 +103,10 @@ fn check_len(v: &[f64], n: usize, name: &str) -> PyResult<()> {
     if v.len() == n {
         Ok(())
     } else {
-        Err(PyValueError::new_err(format!("`{name}` has {} entries, expected {n}", v.len())))
+        Err(PyValueError::new_err(format!(
+            "`{name}` has {} entries, expected {n}",
+            v.len()
+        )))
     }
 }
 
@@ -95,7 +128,11 @@ fn sensing_forward<'py>(
     let (sm, r, c) = matrix64(&p, s, "s")?;
     let op = operator(kind, &data, seed, n, r, c)?;
     if op.rows() != r || op.cols() != c {
-        return Err(PyValueError::new_err(format!("`s` has shape ({r}, {c}), expected ({}, {})", op.rows(), op.cols())));
+        return Err(PyValueError::new_err(format!(
+            "`s` has shape ({r}, {c}), expected ({}, {})",
+            op.rows(),
+            op.cols()
+        )));
     }
     let ss = sm.as_slice()?;
     let op = &*op;
@@ -139,17 +176,28 @@ fn sensing_adjoint<'py>(
 /// The normalised Gaussian sensing matrices `A_mu`, `mu` in `start..stop` (small sizes only).
 #[pyfunction]
 #[pyo3(signature = (kind, seed, start, stop, d1, d2))]
-fn sensing_design<'py>(py: Python<'py>, kind: &str, seed: u64, start: usize, stop: usize, d1: usize, d2: usize) -> PyResult<Bound<'py, PyArray3<f64>>> {
+fn sensing_design<'py>(
+    py: Python<'py>,
+    kind: &str,
+    seed: u64,
+    start: usize,
+    stop: usize,
+    d1: usize,
+    d2: usize,
+) -> PyResult<Bound<'py, PyArray3<f64>>> {
     if stop < start {
         return Err(PyValueError::new_err("`stop` must be >= `start`"));
     }
     let count = stop - start;
     if count.saturating_mul(d1).saturating_mul(d2) > 1 << 28 {
-        return Err(PyValueError::new_err("the requested design has more than 2^28 entries; use the implicit operators"));
+        return Err(PyValueError::new_err(
+            "the requested design has more than 2^28 entries; use the implicit operators",
+        ));
     }
     let data = match kind {
         "gaussian_symmetric" => {
-            let op = GaussianSymmetric::new(seed, stop.max(1), d1).map_err(|e| to_pyerr(e, None))?;
+            let op =
+                GaussianSymmetric::new(seed, stop.max(1), d1).map_err(|e| to_pyerr(e, None))?;
             if d1 != d2 {
                 return Err(PyValueError::new_err("symmetric sensing needs d1 == d2"));
             }
@@ -181,15 +229,27 @@ fn sensing_design<'py>(py: Python<'py>, kind: &str, seed: u64, start: usize, sto
             }
             out
         }
-        other => return Err(PyValueError::new_err(format!("`kind` must be 'gaussian_symmetric' or 'gaussian_rect', got {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "`kind` must be 'gaussian_symmetric' or 'gaussian_rect', got {other:?}"
+            )))
+        }
     };
-    Ok(Array3::from_shape_vec((count, d1, d2), data).map_err(|e| PyValueError::new_err(e.to_string()))?.into_pyarray(py))
+    Ok(Array3::from_shape_vec((count, d1, d2), data)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .into_pyarray(py))
 }
 
 /// Wishart teacher `(W, S = W^T W / m)`.
 #[pyfunction]
 #[pyo3(signature = (d, m, seed, n_threads=None))]
-fn sample_wishart_teacher<'py>(py: Python<'py>, d: usize, m: usize, seed: u64, n_threads: Option<usize>) -> PyResult<(Mat<'py>, Mat<'py>)> {
+fn sample_wishart_teacher<'py>(
+    py: Python<'py>,
+    d: usize,
+    m: usize,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<(Mat<'py>, Mat<'py>)> {
     let p = pool(n_threads)?;
     let (w, s) = run(py, |_| wishart_teacher(&p, d, m, seed))?;
     Ok((to_array2(py, w, m, d)?, to_array2(py, s, d, d)?))
@@ -198,16 +258,33 @@ fn sample_wishart_teacher<'py>(py: Python<'py>, d: usize, m: usize, seed: u64, n
 /// Product teacher `(V, U, S = V U / sqrt(r))`.
 #[pyfunction]
 #[pyo3(signature = (rows, cols, r, seed, n_threads=None))]
-fn sample_product_teacher<'py>(py: Python<'py>, rows: usize, cols: usize, r: usize, seed: u64, n_threads: Option<usize>) -> PyResult<(Mat<'py>, Mat<'py>, Mat<'py>)> {
+fn sample_product_teacher<'py>(
+    py: Python<'py>,
+    rows: usize,
+    cols: usize,
+    r: usize,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<(Mat<'py>, Mat<'py>, Mat<'py>)> {
     let p = pool(n_threads)?;
     let (v, u, s) = run(py, |_| product_teacher(&p, rows, cols, r, seed))?;
-    Ok((to_array2(py, v, rows, r)?, to_array2(py, u, r, cols)?, to_array2(py, s, rows, cols)?))
+    Ok((
+        to_array2(py, v, rows, r)?,
+        to_array2(py, u, r, cols)?,
+        to_array2(py, s, rows, cols)?,
+    ))
 }
 
 /// `n x d` i.i.d. N(0, 1) inputs.
 #[pyfunction]
 #[pyo3(signature = (n, d, seed, n_threads=None))]
-fn sample_inputs<'py>(py: Python<'py>, n: usize, d: usize, seed: u64, n_threads: Option<usize>) -> PyResult<Mat<'py>> {
+fn sample_inputs<'py>(
+    py: Python<'py>,
+    n: usize,
+    d: usize,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Mat<'py>> {
     let p = pool(n_threads)?;
     let x = run(py, |_| Ok(gaussian_inputs(&p, n, d, seed)))?;
     to_array2(py, x, n, d)
@@ -242,12 +319,21 @@ fn sensing_labels<'py>(
 /// Labels of the quadratic network in sensing units (pre-activation noise `sigma`).
 #[pyfunction]
 #[pyo3(signature = (x, w, sigma, seed, n_threads=None))]
-fn quadratic_network_labels<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, w: &Bound<'py, PyAny>, sigma: f64, seed: u64, n_threads: Option<usize>) -> PyResult<F64Array<'py>> {
+fn quadratic_network_labels<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    sigma: f64,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<F64Array<'py>> {
     let p = pool(n_threads)?;
     let (xm, n, d) = matrix64(&p, x, "x")?;
     let (wm, m, d2) = matrix64(&p, w, "w")?;
     if d2 != d {
-        return Err(PyValueError::new_err(format!("`w` has {d2} columns, expected d = {d}")));
+        return Err(PyValueError::new_err(format!(
+            "`w` has {d2} columns, expected d = {d}"
+        )));
     }
     let (xs, ws) = (xm.as_slice()?, wm.as_slice()?);
     let y = run(py, |_| network_labels(&p, xs, ws, n, d, m, sigma, seed))?;
@@ -281,7 +367,9 @@ fn gamp_rie<'py>(
     let pr = prior(prior_kind, &prior_params)?;
     let noise = finite(noise, "noise", 0.0)?;
     if !(0.0..1.0).contains(&damping) {
-        return Err(PyValueError::new_err(format!("`damping` must be in [0, 1), got {damping}")));
+        return Err(PyValueError::new_err(format!(
+            "`damping` must be in [0, 1), got {damping}"
+        )));
     }
     let tol = finite(tol, "tol", 0.0)?;
     let data = op_data(&p, kind, x)?;
@@ -291,7 +379,9 @@ fn gamp_rie<'py>(
     let (r, c) = (op.rows(), op.cols());
     let (im, ir, ic) = matrix64(&p, init, "init")?;
     if (ir, ic) != (r, c) {
-        return Err(PyValueError::new_err(format!("`init` has shape ({ir}, {ic}), expected ({r}, {c})")));
+        return Err(PyValueError::new_err(format!(
+            "`init` has shape ({ir}, {ic}), expected ({r}, {c})"
+        )));
     }
     let truth = opt_truth(&p, truth, r, c)?;
     let ts = match &truth {
@@ -301,8 +391,14 @@ fn gamp_rie<'py>(
     let is = im.as_slice()?;
     check_len(is, r * c, "init")?;
     let op = &*op;
-    let opts = GampOptions { n_iter, damping, tol };
-    let out = run(py, |ctl| k_gamp(&p, op, ys, noise, &pr, is, init_mmse, ts, opts, ctl))?;
+    let opts = GampOptions {
+        n_iter,
+        damping,
+        tol,
+    };
+    let out = run(py, |ctl| {
+        k_gamp(&p, op, ys, noise, &pr, is, init_mmse, ts, opts, ctl)
+    })?;
     let d = PyDict::new(py);
     d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
     d.set_item("mse", out.mse.into_pyarray(py))?;
@@ -314,7 +410,13 @@ fn gamp_rie<'py>(
     Ok(d)
 }
 
-fn gd_options(lr: f64, n_steps: usize, tol: f64, weight_decay: f64, record_every: usize) -> PyResult<GdOptions> {
+fn gd_options(
+    lr: f64,
+    n_steps: usize,
+    tol: f64,
+    weight_decay: f64,
+    record_every: usize,
+) -> PyResult<GdOptions> {
     Ok(GdOptions {
         lr: finite(lr, "lr", 0.0)?,
         n_steps,
@@ -353,7 +455,9 @@ fn factorised_gd<'py>(
     let opts = gd_options(lr, n_steps, tol, weight_decay, record_every)?;
     let init_scale = finite(init_scale, "init_scale", 0.0)?;
     if width == 0 || n_inits == 0 {
-        return Err(PyValueError::new_err("`width` and `n_inits` must be at least 1"));
+        return Err(PyValueError::new_err(
+            "`width` and `n_inits` must be at least 1",
+        ));
     }
     let data = op_data(&p, kind, x)?;
     let y = vector::<f64>(&p, y, "y")?;
@@ -369,11 +473,25 @@ fn factorised_gd<'py>(
     let (first, avg) = run(py, |ctl| {
         let mut f = Factors::gaussian(&p, op.symmetric(), r, c, width, init_scale, init_seed, 0);
         let first = k_gd(&p, op, ys, &mut f, ts, opts, ctl)?;
-        let avg = if n_inits > 1 { Some(gd_averaged(&p, op, ys, width, n_inits, init_scale, init_seed, ts, opts, ctl)?) } else { None };
+        let avg = if n_inits > 1 {
+            Some(gd_averaged(
+                &p, op, ys, width, n_inits, init_scale, init_seed, ts, opts, ctl,
+            )?)
+        } else {
+            None
+        };
         Ok((first, avg))
     })?;
     let d = PyDict::new(py);
-    d.set_item("steps", first.steps.iter().map(|&s| s as f64).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item(
+        "steps",
+        first
+            .steps
+            .iter()
+            .map(|&s| s as f64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
     d.set_item("loss", first.loss.into_pyarray(py))?;
     d.set_item("mse", first.mse.into_pyarray(py))?;
     d.set_item("n_steps", first.n_steps)?;
@@ -396,12 +514,19 @@ fn factorised_gd<'py>(
     Ok(d)
 }
 
-fn opt_truth<'py>(p: &ThreadPool, truth: Option<&Bound<'py, PyAny>>, r: usize, c: usize) -> PyResult<Option<PyReadonlyArray2<'py, f64>>> {
+fn opt_truth<'py>(
+    p: &ThreadPool,
+    truth: Option<&Bound<'py, PyAny>>,
+    r: usize,
+    c: usize,
+) -> PyResult<Option<PyReadonlyArray2<'py, f64>>> {
     match truth {
         Some(t) if !t.is_none() => {
             let (t, tr, tc) = matrix64(p, t, "truth")?;
             if (tr, tc) != (r, c) {
-                return Err(PyValueError::new_err(format!("`truth` has shape ({tr}, {tc}), expected ({r}, {c})")));
+                return Err(PyValueError::new_err(format!(
+                    "`truth` has shape ({tr}, {tc}), expected ({r}, {c})"
+                )));
             }
             Ok(Some(t))
         }

@@ -31,9 +31,7 @@ pub fn mp_semicircle_edge(kappa: f64, delta: f64) -> [f64; 5] {
             + -2.0 * kappa
             + 1.0,
         // edge: coefficient of w^3
-        -2.0 * kappa.powi(3) * delta
-            + -2.0 * kappa.powi(2)
-            + -2.0 * kappa,
+        -2.0 * kappa.powi(3) * delta + -2.0 * kappa.powi(2) + -2.0 * kappa,
         // edge: coefficient of w^4
         1.0 * kappa.powi(2),
     ]

@@ -6,11 +6,11 @@
 //! arithmetic (hence the result) does not depend on how many threads the pool has.
 
 use crate::error::{ensure, KernelError, Result};
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{svd as faer_svd, svd_scratch, ComputeSvdVectors};
-use faer::diag::Diag;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::ThreadPool;
 use std::num::NonZeroUsize;
@@ -30,7 +30,10 @@ fn par(n: usize) -> Par {
 }
 
 fn numerical(what: &'static str, e: impl std::fmt::Debug) -> KernelError {
-    KernelError::Numerical { what, reason: format!("{e:?}") }
+    KernelError::Numerical {
+        what,
+        reason: format!("{e:?}"),
+    }
 }
 
 /// Eigenvalues (ascending) and eigenvectors of a symmetric matrix.
@@ -48,18 +51,37 @@ pub struct Eigh {
 /// Eigendecomposition of the symmetric `n x n` row-major matrix `a` (its lower triangle is
 /// read). `vectors = false` computes the eigenvalues only.
 pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eigh> {
-    ensure(a.len() == n * n, "a", || format!("has {} elements, expected {n} x {n}", a.len()))?;
+    ensure(a.len() == n * n, "a", || {
+        format!("has {} elements, expected {n} x {n}", a.len())
+    })?;
     if n == 0 {
-        return Ok(Eigh { n, values: Vec::new(), vectors: Vec::new() });
+        return Ok(Eigh {
+            n,
+            values: Vec::new(),
+            vectors: Vec::new(),
+        });
     }
     // Row-major storage of a symmetric matrix is also its column-major storage.
     let am = MatRef::from_column_major_slice(a, n, n);
     let p = par(n);
-    let compute = if vectors { ComputeEigenvectors::Yes } else { ComputeEigenvectors::No };
+    let compute = if vectors {
+        ComputeEigenvectors::Yes
+    } else {
+        ComputeEigenvectors::No
+    };
     pool.install(|| {
         let mut s = Diag::<f64>::zeros(n);
-        let mut u = if vectors { Some(Mat::<f64>::zeros(n, n)) } else { None };
-        let mut buf = MemBuffer::new(self_adjoint_evd_scratch::<f64>(n, compute, p, Default::default()));
+        let mut u = if vectors {
+            Some(Mat::<f64>::zeros(n, n))
+        } else {
+            None
+        };
+        let mut buf = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+            n,
+            compute,
+            p,
+            Default::default(),
+        ));
         self_adjoint_evd(
             am,
             s.as_mut(),
@@ -86,7 +108,11 @@ pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eig
         if values.iter().any(|v| !v.is_finite()) {
             return Err(numerical("eigh", "non-finite eigenvalue"));
         }
-        Ok(Eigh { n, values, vectors: vecs })
+        Ok(Eigh {
+            n,
+            values,
+            vectors: vecs,
+        })
     })
 }
 
@@ -108,18 +134,38 @@ pub struct Svd {
 /// Thin SVD of the row-major `m x n` matrix `a`; `vectors = false` computes the singular values
 /// only.
 pub fn svd(pool: &ThreadPool, a: &[f64], m: usize, n: usize, vectors: bool) -> Result<Svd> {
-    ensure(a.len() == m * n, "a", || format!("has {} elements, expected {m} x {n}", a.len()))?;
+    ensure(a.len() == m * n, "a", || {
+        format!("has {} elements, expected {m} x {n}", a.len())
+    })?;
     let k = m.min(n);
     if k == 0 {
-        return Ok(Svd { m, n, values: Vec::new(), u: Vec::new(), v: Vec::new() });
+        return Ok(Svd {
+            m,
+            n,
+            values: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+        });
     }
     let am = MatRef::from_row_major_slice(a, m, n);
     let p = par(k);
-    let cv = if vectors { ComputeSvdVectors::Thin } else { ComputeSvdVectors::No };
+    let cv = if vectors {
+        ComputeSvdVectors::Thin
+    } else {
+        ComputeSvdVectors::No
+    };
     pool.install(|| {
         let mut s = Diag::<f64>::zeros(k);
-        let mut u = if vectors { Some(Mat::<f64>::zeros(m, k)) } else { None };
-        let mut v = if vectors { Some(Mat::<f64>::zeros(n, k)) } else { None };
+        let mut u = if vectors {
+            Some(Mat::<f64>::zeros(m, k))
+        } else {
+            None
+        };
+        let mut v = if vectors {
+            Some(Mat::<f64>::zeros(n, k))
+        } else {
+            None
+        };
         let mut buf = MemBuffer::new(svd_scratch::<f64>(m, n, cv, cv, p, Default::default()));
         faer_svd(
             am,
@@ -148,16 +194,33 @@ pub fn svd(pool: &ThreadPool, a: &[f64], m: usize, n: usize, vectors: bool) -> R
         if values.iter().any(|v| !v.is_finite()) {
             return Err(numerical("svd", "non-finite singular value"));
         }
-        Ok(Svd { m, n, values, u: to_rows(u, m), v: to_rows(v, n) })
+        Ok(Svd {
+            m,
+            n,
+            values,
+            u: to_rows(u, m),
+            v: to_rows(v, n),
+        })
     })
 }
 
 /// `L diag(f) R^T` for row-major `L` (`m x k`) and `R` (`n x k`): the reconstruction of a
 /// matrix from its (modified) eigen- or singular values. Returns a row-major `m x n` matrix.
-pub fn reconstruct(pool: &ThreadPool, left: &[f64], f: &[f64], right: &[f64], m: usize, n: usize) -> Result<Vec<f64>> {
+pub fn reconstruct(
+    pool: &ThreadPool,
+    left: &[f64],
+    f: &[f64],
+    right: &[f64],
+    m: usize,
+    n: usize,
+) -> Result<Vec<f64>> {
     let k = f.len();
-    ensure(left.len() == m * k, "left", || format!("has {} elements, expected {m} x {k}", left.len()))?;
-    ensure(right.len() == n * k, "right", || format!("has {} elements, expected {n} x {k}", right.len()))?;
+    ensure(left.len() == m * k, "left", || {
+        format!("has {} elements, expected {m} x {k}", left.len())
+    })?;
+    ensure(right.len() == n * k, "right", || {
+        format!("has {} elements, expected {n} x {k}", right.len())
+    })?;
     let l = MatRef::from_row_major_slice(left, m, k);
     let scaled = Mat::<f64>::from_fn(n, k, |i, j| right[i * k + j] * f[j]);
     let mut out = vec![0.0; m * n];
@@ -194,8 +257,20 @@ mod tests {
         let e2 = eigh(&pool(Some(2)).unwrap(), &a, n, true).unwrap();
         assert_eq!(e1.values, e2.values);
         assert_eq!(e1.vectors, e2.vectors);
-        let back = reconstruct(&pool(Some(2)).unwrap(), &e1.vectors, &e1.values, &e1.vectors, n, n).unwrap();
-        let err = back.iter().zip(&a).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let back = reconstruct(
+            &pool(Some(2)).unwrap(),
+            &e1.vectors,
+            &e1.values,
+            &e1.vectors,
+            n,
+            n,
+        )
+        .unwrap();
+        let err = back
+            .iter()
+            .zip(&a)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-10, "{err}");
     }
 
@@ -207,7 +282,11 @@ mod tests {
         let s = svd(&pool(Some(2)).unwrap(), &a, m, n, true).unwrap();
         assert!(s.values.windows(2).all(|w| w[0] >= w[1]));
         let back = reconstruct(&pool(Some(1)).unwrap(), &s.u, &s.values, &s.v, m, n).unwrap();
-        let err = back.iter().zip(&a).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let err = back
+            .iter()
+            .zip(&a)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-10, "{err}");
     }
 }

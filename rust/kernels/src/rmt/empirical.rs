@@ -13,18 +13,20 @@ pub fn stieltjes(pool: &ThreadPool, eigs: &[f64], z: &[c64]) -> Vec<c64> {
     let inv_n = 1.0 / eigs.len().max(1) as f64;
     let mut out = vec![c64::new(0.0, 0.0); z.len()];
     pool.install(|| {
-        out.par_chunks_mut(BLOCK).zip(z.par_chunks(BLOCK)).for_each(|(o, zs)| {
-            for (gk, &zk) in o.iter_mut().zip(zs) {
-                let (mut re, mut im) = (0.0, 0.0);
-                for &l in eigs {
-                    let (a, b) = (zk.re - l, zk.im);
-                    let den = a * a + b * b;
-                    re += a / den;
-                    im -= b / den;
+        out.par_chunks_mut(BLOCK)
+            .zip(z.par_chunks(BLOCK))
+            .for_each(|(o, zs)| {
+                for (gk, &zk) in o.iter_mut().zip(zs) {
+                    let (mut re, mut im) = (0.0, 0.0);
+                    for &l in eigs {
+                        let (a, b) = (zk.re - l, zk.im);
+                        let den = a * a + b * b;
+                        re += a / den;
+                        im -= b / den;
+                    }
+                    *gk = c64::new(re * inv_n, im * inv_n);
                 }
-                *gk = c64::new(re * inv_n, im * inv_n);
-            }
-        })
+            })
     });
     out
 }
@@ -37,9 +39,19 @@ pub fn stieltjes_symmetrised(pool: &ThreadPool, sv: &[f64], z: &[c64]) -> Vec<c6
 }
 
 /// [`stieltjes`] (or [`stieltjes_symmetrised`]) at `re_k + i im_k`, as real and imaginary parts.
-pub fn stieltjes_split(pool: &ThreadPool, eigs: &[f64], re: &[f64], im: &[f64], symmetrised: bool) -> (Vec<f64>, Vec<f64>) {
+pub fn stieltjes_split(
+    pool: &ThreadPool,
+    eigs: &[f64],
+    re: &[f64],
+    im: &[f64],
+    symmetrised: bool,
+) -> (Vec<f64>, Vec<f64>) {
     let z: Vec<c64> = re.iter().zip(im).map(|(&a, &b)| c64::new(a, b)).collect();
-    let g = if symmetrised { stieltjes_symmetrised(pool, eigs, &z) } else { stieltjes(pool, eigs, &z) };
+    let g = if symmetrised {
+        stieltjes_symmetrised(pool, eigs, &z)
+    } else {
+        stieltjes(pool, eigs, &z)
+    };
     g.into_iter().map(|z| (z.re, z.im)).unzip()
 }
 
@@ -59,8 +71,12 @@ mod tests {
 
     #[test]
     fn matches_a_naive_sum_and_is_thread_independent() {
-        let eigs: Vec<f64> = (0..300).map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0).collect();
-        let z: Vec<c64> = (0..200).map(|k| c64::new(k as f64 / 100.0 - 1.0, 0.05)).collect();
+        let eigs: Vec<f64> = (0..300)
+            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        let z: Vec<c64> = (0..200)
+            .map(|k| c64::new(k as f64 / 100.0 - 1.0, 0.05))
+            .collect();
         let a = stieltjes(&pool(Some(1)).unwrap(), &eigs, &z);
         let b = stieltjes(&pool(Some(2)).unwrap(), &eigs, &z);
         assert_eq!(a, b);

@@ -55,16 +55,26 @@ pub struct Quadrature {
 impl Quadrature {
     /// `sum_i w_i f(x_i, rho_i)`.
     pub fn sum(&self, f: impl Fn(f64, f64) -> f64) -> f64 {
-        self.x.iter().zip(&self.w).zip(&self.rho).map(|((x, w), r)| w * f(*x, *r)).sum()
+        self.x
+            .iter()
+            .zip(&self.w)
+            .zip(&self.rho)
+            .map(|((x, w), r)| w * f(*x, *r))
+            .sum()
     }
 }
 
 fn positive(name: &'static str, v: f64) -> Result<()> {
-    ensure(v.is_finite() && v > 0.0, name, || format!("must be finite and > 0, got {v}"))
+    ensure(v.is_finite() && v > 0.0, name, || {
+        format!("must be finite and > 0, got {v}")
+    })
 }
 
 fn track_failed(z: c64) -> KernelError {
-    KernelError::Numerical { what: "stieltjes", reason: format!("branch tracking failed at z = {z}") }
+    KernelError::Numerical {
+        what: "stieltjes",
+        reason: format!("branch tracking failed at z = {z}"),
+    }
 }
 
 /// Nodes per support interval of [`Law::quadrature`].
@@ -83,8 +93,14 @@ impl Law {
                 positive("kappa", kappa)?;
                 positive("delta", delta)
             }
-            Law::RectProduct { aspect, rank, delta } => {
-                ensure(aspect.is_finite() && aspect >= 1.0, "aspect", || format!("must be finite and >= 1, got {aspect}"))?;
+            Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            } => {
+                ensure(aspect.is_finite() && aspect >= 1.0, "aspect", || {
+                    format!("must be finite and >= 1, got {aspect}")
+                })?;
                 positive("rank", rank)?;
                 positive("delta", delta)
             }
@@ -103,9 +119,25 @@ impl Law {
         let r = |v: f64| c64::new(v, 0.0);
         match *self {
             Law::Semicircle { variance } => [r(1.0), -w, r(variance), z0, z0],
-            Law::MarchenkoPastur { kappa, scale } => [r(kappa), -(w * kappa - (kappa - 1.0) * scale), w * scale, z0, z0],
-            Law::MpSemicircle { kappa, delta } => [r(-kappa), w * kappa - kappa + 1.0, -(w + kappa * delta), r(delta), z0],
-            Law::RectProduct { aspect, rank, delta } => {
+            Law::MarchenkoPastur { kappa, scale } => [
+                r(kappa),
+                -(w * kappa - (kappa - 1.0) * scale),
+                w * scale,
+                z0,
+                z0,
+            ],
+            Law::MpSemicircle { kappa, delta } => [
+                r(-kappa),
+                w * kappa - kappa + 1.0,
+                -(w + kappa * delta),
+                r(delta),
+                z0,
+            ],
+            Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            } => {
                 let s = aspect.sqrt();
                 let s2m1 = s * s - 1.0;
                 [
@@ -124,8 +156,14 @@ impl Law {
         match *self {
             Law::Semicircle { variance } => 2.0 * variance.sqrt(),
             Law::MarchenkoPastur { kappa, scale } => scale * (1.0 + 1.0 / kappa.sqrt()).powi(2),
-            Law::MpSemicircle { kappa, delta } => (1.0 + 1.0 / kappa.sqrt()).powi(2) + 2.0 * delta.sqrt(),
-            Law::RectProduct { aspect, rank, delta } => {
+            Law::MpSemicircle { kappa, delta } => {
+                (1.0 + 1.0 / kappa.sqrt()).powi(2) + 2.0 * delta.sqrt()
+            }
+            Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            } => {
                 let s = aspect.sqrt();
                 (1.0 + delta) * (s + 1.0 / s + 2.0) * (1.0 + 1.0 / rank)
             }
@@ -140,7 +178,10 @@ impl Law {
     /// `g(z)`; for real `z` (zero imaginary part) the boundary value `g(z + i0)`.
     pub fn stieltjes(&self, z: c64) -> Result<c64> {
         if !(z.re.is_finite() && z.im.is_finite()) {
-            return Err(KernelError::InvalidArgument { name: "z", reason: format!("must be finite, got {z}") });
+            return Err(KernelError::InvalidArgument {
+                name: "z",
+                reason: format!("must be finite, got {z}"),
+            });
         }
         if z.im < 0.0 {
             return self.stieltjes(z.conj()).map(|g| g.conj());
@@ -161,20 +202,39 @@ impl Law {
                 };
                 let w = z * z;
                 let upper = w.im > 0.0 || (w.im == 0.0 && z.re >= 0.0);
-                let gb = if upper { self.base_stieltjes(w)? } else { self.base_stieltjes(w.conj())?.conj() };
+                let gb = if upper {
+                    self.base_stieltjes(w)?
+                } else {
+                    self.base_stieltjes(w.conj())?.conj()
+                };
                 Ok(z * gb)
             }
             Law::MarchenkoPastur { kappa, .. } if *kappa < 1.0 && z.norm() == 0.0 => {
-                Err(KernelError::InvalidArgument { name: "z", reason: "g has a pole at the atom z = 0".into() })
+                Err(KernelError::InvalidArgument {
+                    name: "z",
+                    reason: "g has a pole at the atom z = 0".into(),
+                })
             }
             _ => self.base_stieltjes(z),
         }
     }
 
     /// `g(re_k + i im_k)` for every k (in parallel), as real and imaginary parts.
-    pub fn stieltjes_many(&self, pool: &ThreadPool, re: &[f64], im: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
-        ensure(re.len() == im.len(), "im", || format!("has length {}, expected {}", im.len(), re.len()))?;
-        let g: Vec<c64> = pool.install(|| re.par_iter().zip(im).map(|(&a, &b)| self.stieltjes(c64::new(a, b))).collect::<Result<Vec<_>>>())?;
+    pub fn stieltjes_many(
+        &self,
+        pool: &ThreadPool,
+        re: &[f64],
+        im: &[f64],
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        ensure(re.len() == im.len(), "im", || {
+            format!("has length {}, expected {}", im.len(), re.len())
+        })?;
+        let g: Vec<c64> = pool.install(|| {
+            re.par_iter()
+                .zip(im)
+                .map(|(&a, &b)| self.stieltjes(c64::new(a, b)))
+                .collect::<Result<Vec<_>>>()
+        })?;
         Ok(g.into_iter().map(|z| (z.re, z.im)).unzip())
     }
 
@@ -227,7 +287,10 @@ impl Law {
             }
         }
         if out.is_empty() {
-            return Err(KernelError::Numerical { what: "support", reason: format!("no support found for {self:?}") });
+            return Err(KernelError::Numerical {
+                what: "support",
+                reason: format!("no support found for {self:?}"),
+            });
         }
         Ok(out)
     }
@@ -248,12 +311,22 @@ impl Law {
                 let cand = real_roots(&mp_semicircle_edge(kappa, delta), 1e-7);
                 self.intervals_from_candidates(cand)
             }
-            Law::RectProduct { aspect, rank, delta } => {
+            Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            } => {
                 let mut cand: Vec<f64> =
-                    real_roots(&rect_product_edge(delta, rank, aspect.sqrt()), 1e-7).into_iter().filter(|&w| w > 0.0).collect();
+                    real_roots(&rect_product_edge(delta, rank, aspect.sqrt()), 1e-7)
+                        .into_iter()
+                        .filter(|&w| w > 0.0)
+                        .collect();
                 cand.push(0.0);
                 let base = self.intervals_from_candidates(cand)?;
-                let mut pos: Vec<(f64, f64)> = base.iter().map(|&(a, b)| (a.max(0.0).sqrt(), b.sqrt())).collect();
+                let mut pos: Vec<(f64, f64)> = base
+                    .iter()
+                    .map(|&(a, b)| (a.max(0.0).sqrt(), b.sqrt()))
+                    .collect();
                 let mut out: Vec<(f64, f64)> = pos.iter().rev().map(|&(a, b)| (-b, -a)).collect();
                 if pos[0].0 == 0.0 {
                     // the support touches 0: one interval across the origin
@@ -273,12 +346,18 @@ impl Law {
     fn breakpoints(&self) -> Vec<f64> {
         let near = |z: &c64| z.im.abs() <= 0.5 * (1.0 + z.re.abs());
         match *self {
-            Law::MpSemicircle { kappa, delta } => {
-                roots(&mp_semicircle_edge(kappa, delta)).iter().filter(|z| z.im != 0.0 && near(z)).map(|z| z.re).collect()
-            }
+            Law::MpSemicircle { kappa, delta } => roots(&mp_semicircle_edge(kappa, delta))
+                .iter()
+                .filter(|z| z.im != 0.0 && near(z))
+                .map(|z| z.re)
+                .collect(),
             // a cut within 1e-6 of the origin only clusters nodes where x^2 underflows the
             // branch tracking; the density is smooth there
-            Law::RectProduct { aspect, rank, delta } => roots(&rect_product_edge(delta, rank, aspect.sqrt()))
+            Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            } => roots(&rect_product_edge(delta, rank, aspect.sqrt()))
                 .iter()
                 .filter(|z| z.im != 0.0 && near(z) && z.re > 1e-12 * (1.0 + delta) * aspect)
                 .flat_map(|z| [z.re.sqrt(), -z.re.sqrt()])
@@ -304,7 +383,11 @@ impl Law {
             if mirror && b <= 0.0 {
                 continue;
             }
-            let mut cuts: Vec<f64> = breaks.iter().copied().filter(|&x| x > a + 1e-9 * (b - a) && x < b - 1e-9 * (b - a)).collect();
+            let mut cuts: Vec<f64> = breaks
+                .iter()
+                .copied()
+                .filter(|&x| x > a + 1e-9 * (b - a) && x < b - 1e-9 * (b - a))
+                .collect();
             cuts.sort_by(|x, y| x.total_cmp(y));
             let mut lo = a;
             for c in cuts {
@@ -355,12 +438,20 @@ impl Law {
             Law::RectProduct { aspect, delta, .. } => {
                 let q = self.quadrature(pool, DEFAULT_NODES)?;
                 let cube = q.sum(|_, r| r * r * r);
-                let inv2 = if aspect > 1.0 { q.sum(|x, r| r / (x * x)) } else { 0.0 };
-                Ok(delta - delta * delta / aspect.powf(1.5) * ((aspect - 1.0).powi(2) * inv2 + 4.0 * PI * PI / 3.0 * cube))
+                let inv2 = if aspect > 1.0 {
+                    q.sum(|x, r| r / (x * x))
+                } else {
+                    0.0
+                };
+                Ok(delta
+                    - delta * delta / aspect.powf(1.5)
+                        * ((aspect - 1.0).powi(2) * inv2 + 4.0 * PI * PI / 3.0 * cube))
             }
             _ => Err(KernelError::InvalidArgument {
                 name: "law",
-                reason: "the denoising MMSE is defined for the noisy laws (mp_semicircle, rect_product)".into(),
+                reason:
+                    "the denoising MMSE is defined for the noisy laws (mp_semicircle, rect_product)"
+                        .into(),
             }),
         }
     }
@@ -385,25 +476,59 @@ mod tests {
     use crate::threads::pool;
 
     fn mass(law: &Law) -> f64 {
-        law.quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES).unwrap().sum(|_, r| r) + law.atoms().iter().map(|a| a.1).sum::<f64>()
+        law.quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES)
+            .unwrap()
+            .sum(|_, r| r)
+            + law.atoms().iter().map(|a| a.1).sum::<f64>()
     }
 
     #[test]
     fn every_law_has_unit_mass() {
         let laws = [
             Law::Semicircle { variance: 0.7 },
-            Law::MarchenkoPastur { kappa: 0.3, scale: 1.0 },
-            Law::MarchenkoPastur { kappa: 2.5, scale: 2.0 },
-            Law::MpSemicircle { kappa: 0.5, delta: 0.1 },
-            Law::MpSemicircle { kappa: 0.2, delta: 1e-4 },
-            Law::MpSemicircle { kappa: 3.0, delta: 2.0 },
-            Law::RectProduct { aspect: 2.0, rank: 0.5, delta: 0.3 },
-            Law::RectProduct { aspect: 1.0, rank: 0.2, delta: 0.1 },
-            Law::RectProduct { aspect: 4.0, rank: 1.5, delta: 0.01 },
+            Law::MarchenkoPastur {
+                kappa: 0.3,
+                scale: 1.0,
+            },
+            Law::MarchenkoPastur {
+                kappa: 2.5,
+                scale: 2.0,
+            },
+            Law::MpSemicircle {
+                kappa: 0.5,
+                delta: 0.1,
+            },
+            Law::MpSemicircle {
+                kappa: 0.2,
+                delta: 1e-4,
+            },
+            Law::MpSemicircle {
+                kappa: 3.0,
+                delta: 2.0,
+            },
+            Law::RectProduct {
+                aspect: 2.0,
+                rank: 0.5,
+                delta: 0.3,
+            },
+            Law::RectProduct {
+                aspect: 1.0,
+                rank: 0.2,
+                delta: 0.1,
+            },
+            Law::RectProduct {
+                aspect: 4.0,
+                rank: 1.5,
+                delta: 0.01,
+            },
         ];
         for law in laws {
             let m = mass(&law);
-            assert!((m - 1.0).abs() < 1e-6, "{law:?}: mass {m}, support {:?}", law.support());
+            assert!(
+                (m - 1.0).abs() < 1e-6,
+                "{law:?}: mass {m}, support {:?}",
+                law.support()
+            );
         }
     }
 
@@ -411,18 +536,28 @@ mod tests {
     fn mp_semicircle_has_mean_one_and_second_moment_q0_plus_delta() {
         let (kappa, delta) = (0.5, 0.3);
         let law = Law::MpSemicircle { kappa, delta };
-        let q = law.quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES).unwrap();
+        let q = law
+            .quadrature(&pool(Some(2)).unwrap(), DEFAULT_NODES)
+            .unwrap();
         assert!((q.sum(|x, r| x * r) - 1.0).abs() < 1e-7);
         assert!((q.sum(|x, r| x * x * r) - (1.0 + 1.0 / kappa + delta)).abs() < 1e-7);
     }
 
     #[test]
     fn stieltjes_is_consistent_off_the_axis() {
-        let law = Law::MpSemicircle { kappa: 0.4, delta: 0.2 };
+        let law = Law::MpSemicircle {
+            kappa: 0.4,
+            delta: 0.2,
+        };
         let q = law.quadrature(&pool(Some(1)).unwrap(), 400).unwrap();
         for &z in &[c64::new(1.0, 0.3), c64::new(-0.5, 1.0), c64::new(6.0, 0.1)] {
             let direct = law.stieltjes(z).unwrap();
-            let quad: c64 = q.x.iter().zip(&q.w).zip(&q.rho).map(|((x, w), r)| (z - x).inv() * (w * r)).sum();
+            let quad: c64 =
+                q.x.iter()
+                    .zip(&q.w)
+                    .zip(&q.rho)
+                    .map(|((x, w), r)| (z - x).inv() * (w * r))
+                    .sum();
             assert!((direct - quad).norm() < 1e-6, "{z}: {direct} vs {quad}");
         }
     }

@@ -92,7 +92,10 @@ where
         let ok = match cand {
             // Im g <= 0 in the upper half plane; a jump much larger than the prediction means
             // Newton fell into another root's basin.
-            Some(gn) => gn.im <= 1e-12 * gn.norm().max(1.0) && (gn - guess).norm() <= 0.25 * (g.norm() + gn.norm()) + 1e-300,
+            Some(gn) => {
+                gn.im <= 1e-12 * gn.norm().max(1.0)
+                    && (gn - guess).norm() <= 0.25 * (g.norm() + gn.norm()) + 1e-300
+            }
             None => false,
         };
         if ok {
@@ -125,8 +128,14 @@ pub fn roots(c: &[f64]) -> Vec<c64> {
     let a: Vec<f64> = c[..=n].iter().map(|v| v / lead).collect();
     // Cauchy bound for the initial circle.
     let radius = 1.0 + a[..n].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let mut z: Vec<c64> =
-        (0..n).map(|k| c64::from_polar(radius * 0.7, 2.0 * std::f64::consts::PI * (k as f64 + 0.25) / n as f64)).collect();
+    let mut z: Vec<c64> = (0..n)
+        .map(|k| {
+            c64::from_polar(
+                radius * 0.7,
+                2.0 * std::f64::consts::PI * (k as f64 + 0.25) / n as f64,
+            )
+        })
+        .collect();
     let eval = |x: c64| {
         let mut p = c64::new(a[n], 0.0);
         let mut dp = c64::new(0.0, 0.0);
@@ -254,8 +263,23 @@ mod tests {
     #[test]
     fn tracking_selects_the_semicircle_branch() {
         // g^2 - z g + 1 = 0 (semicircle of variance 1): g = (z - sqrt(z^2 - 4))/2.
-        let coef = |z: c64| [c64::new(1.0, 0.0), -z, c64::new(1.0, 0.0), c64::new(0.0, 0.0), c64::new(0.0, 0.0)];
-        for &(x, y) in &[(0.5, 0.0), (-1.9, 0.0), (3.0, 0.0), (-3.0, 0.0), (1.0, 0.5), (0.0, 1e-9)] {
+        let coef = |z: c64| {
+            [
+                c64::new(1.0, 0.0),
+                -z,
+                c64::new(1.0, 0.0),
+                c64::new(0.0, 0.0),
+                c64::new(0.0, 0.0),
+            ]
+        };
+        for &(x, y) in &[
+            (0.5, 0.0),
+            (-1.9, 0.0),
+            (3.0, 0.0),
+            (-3.0, 0.0),
+            (1.0, 0.5),
+            (0.0, 1e-9),
+        ] {
             let z = c64::new(x, y);
             let g = track_stieltjes(&coef, z, 2.0).unwrap();
             let want = if x.abs() < 2.0 && y == 0.0 {

@@ -48,7 +48,12 @@ pub struct RieOutput {
     pub hilbert: Vec<f64>,
 }
 
-fn hilbert_at(pool: &ThreadPool, values: &[f64], source: &Hilbert, singular: bool) -> Result<Vec<f64>> {
+fn hilbert_at(
+    pool: &ThreadPool,
+    values: &[f64],
+    source: &Hilbert,
+    singular: bool,
+) -> Result<Vec<f64>> {
     match source {
         Hilbert::Theory(law) => {
             law.validate()?;
@@ -59,12 +64,19 @@ fn hilbert_at(pool: &ThreadPool, values: &[f64], source: &Hilbert, singular: boo
                     "a symmetric RIE needs a law of eigenvalues (not rect_product)".into()
                 }
             })?;
-            pool.install(|| values.par_iter().map(|&x| law.stieltjes(c64::new(x, 0.0)).map(|g| g.re)).collect())
+            pool.install(|| {
+                values
+                    .par_iter()
+                    .map(|&x| law.stieltjes(c64::new(x, 0.0)).map(|g| g.re))
+                    .collect()
+            })
         }
         Hilbert::Empirical { eta } => {
             let eta = match eta {
                 Some(e) => {
-                    ensure(e.is_finite() && *e > 0.0, "eta", || format!("must be finite and > 0, got {e}"))?;
+                    ensure(e.is_finite() && *e > 0.0, "eta", || {
+                        format!("must be finite and > 0, got {e}")
+                    })?;
                     *e
                 }
                 None => {
@@ -88,21 +100,46 @@ fn hilbert_at(pool: &ThreadPool, values: &[f64], source: &Hilbert, singular: boo
 }
 
 fn check_delta(delta: f64) -> Result<()> {
-    ensure(delta.is_finite() && delta > 0.0, "delta", || format!("noise variance must be finite and > 0, got {delta}"))
+    ensure(delta.is_finite() && delta > 0.0, "delta", || {
+        format!("noise variance must be finite and > 0, got {delta}")
+    })
 }
 
 /// Symmetric RIE of the `n x n` row-major observation `y` (spectral units).
-pub fn rie_symmetric(pool: &ThreadPool, y: &[f64], n: usize, delta: f64, source: &Hilbert) -> Result<RieOutput> {
+pub fn rie_symmetric(
+    pool: &ThreadPool,
+    y: &[f64],
+    n: usize,
+    delta: f64,
+    source: &Hilbert,
+) -> Result<RieOutput> {
     check_delta(delta)?;
     let e = eigh(pool, y, n, true)?;
     let h = hilbert_at(pool, &e.values, source, false)?;
-    let shrunk: Vec<f64> = e.values.iter().zip(&h).map(|(l, g)| l - 2.0 * delta * g).collect();
+    let shrunk: Vec<f64> = e
+        .values
+        .iter()
+        .zip(&h)
+        .map(|(l, g)| l - 2.0 * delta * g)
+        .collect();
     let estimate = reconstruct(pool, &e.vectors, &shrunk, &e.vectors, n, n)?;
-    Ok(RieOutput { estimate, values: e.values, shrunk, hilbert: h })
+    Ok(RieOutput {
+        estimate,
+        values: e.values,
+        shrunk,
+        hilbert: h,
+    })
 }
 
 /// Rectangular RIE of the `rows x cols` row-major observation `y` (entry units).
-pub fn rie_rectangular(pool: &ThreadPool, y: &[f64], rows: usize, cols: usize, delta: f64, source: &Hilbert) -> Result<RieOutput> {
+pub fn rie_rectangular(
+    pool: &ThreadPool,
+    y: &[f64],
+    rows: usize,
+    cols: usize,
+    delta: f64,
+    source: &Hilbert,
+) -> Result<RieOutput> {
     check_delta(delta)?;
     ensure(rows > 0 && cols > 0, "y", || "must be non-empty".into())?;
     let aspect = rows.max(cols) as f64 / rows.min(cols) as f64;
@@ -119,11 +156,22 @@ pub fn rie_rectangular(pool: &ThreadPool, y: &[f64], rows: usize, cols: usize, d
         .values
         .iter()
         .zip(&h)
-        .map(|(&x, &g)| if x > 0.0 { c * (x - 2.0 * delta / aspect.sqrt() * ((aspect - 1.0) / (2.0 * x) + g)) } else { 0.0 })
+        .map(|(&x, &g)| {
+            if x > 0.0 {
+                c * (x - 2.0 * delta / aspect.sqrt() * ((aspect - 1.0) / (2.0 * x) + g))
+            } else {
+                0.0
+            }
+        })
         .collect();
     let estimate = reconstruct(pool, &s.u, &shrunk, &s.v, rows, cols)?;
     let shrunk = shrunk.into_iter().map(|v| v / c).collect();
-    Ok(RieOutput { estimate, values: s.values, shrunk, hilbert: h })
+    Ok(RieOutput {
+        estimate,
+        values: s.values,
+        shrunk,
+        hilbert: h,
+    })
 }
 
 /// A rotationally invariant prior with its Bayes denoiser (the RIE) and denoising MMSE.
@@ -147,7 +195,11 @@ impl SpectralPrior {
     pub fn observation_law(&self, delta: f64) -> Law {
         match *self {
             SpectralPrior::Wishart { kappa } => Law::MpSemicircle { kappa, delta },
-            SpectralPrior::Product { aspect, rank } => Law::RectProduct { aspect, rank, delta },
+            SpectralPrior::Product { aspect, rank } => Law::RectProduct {
+                aspect,
+                rank,
+                delta,
+            },
         }
     }
 
@@ -187,7 +239,14 @@ impl SpectralPrior {
 
     /// Bayes-optimal denoising of `y` (`rows x cols`, row-major) at noise `delta`: returns the
     /// estimate and the MMSE predicted for it.
-    pub fn denoise(&self, pool: &ThreadPool, y: &[f64], rows: usize, cols: usize, delta: f64) -> Result<(Vec<f64>, f64)> {
+    pub fn denoise(
+        &self,
+        pool: &ThreadPool,
+        y: &[f64],
+        rows: usize,
+        cols: usize,
+        delta: f64,
+    ) -> Result<(Vec<f64>, f64)> {
         self.validate()?;
         if delta > 1e8 * (1.0 + self.variance()) {
             return Ok((self.mean(rows, cols), self.variance()));
@@ -195,14 +254,21 @@ impl SpectralPrior {
         let law = self.observation_law(delta);
         let out = match *self {
             SpectralPrior::Wishart { .. } => {
-                ensure(rows == cols, "y", || format!("a Wishart prior needs a square matrix, got {rows} x {cols}"))?;
+                ensure(rows == cols, "y", || {
+                    format!("a Wishart prior needs a square matrix, got {rows} x {cols}")
+                })?;
                 rie_symmetric(pool, y, rows, delta, &Hilbert::Theory(law))?
             }
-            SpectralPrior::Product { .. } => rie_rectangular(pool, y, rows, cols, delta, &Hilbert::Theory(law))?,
+            SpectralPrior::Product { .. } => {
+                rie_rectangular(pool, y, rows, cols, delta, &Hilbert::Theory(law))?
+            }
         };
         let mmse = law.denoising_mmse(pool)?;
         if !mmse.is_finite() {
-            return Err(KernelError::Numerical { what: "rie", reason: format!("non-finite MMSE at delta = {delta}") });
+            return Err(KernelError::Numerical {
+                what: "rie",
+                reason: format!("non-finite MMSE at delta = {delta}"),
+            });
         }
         Ok((out.estimate, mmse))
     }
@@ -224,10 +290,18 @@ mod tests {
         let mut y = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
-                y[i * n + j] = delta.sqrt() * (a[i * n + j] + a[j * n + i]) / (2.0 * n as f64).sqrt();
+                y[i * n + j] =
+                    delta.sqrt() * (a[i * n + j] + a[j * n + i]) / (2.0 * n as f64).sqrt();
             }
         }
-        let out = rie_symmetric(&p, &y, n, delta, &Hilbert::Theory(Law::Semicircle { variance: delta })).unwrap();
+        let out = rie_symmetric(
+            &p,
+            &y,
+            n,
+            delta,
+            &Hilbert::Theory(Law::Semicircle { variance: delta }),
+        )
+        .unwrap();
         let norm2 = out.estimate.iter().map(|v| v * v).sum::<f64>() / n as f64;
         // inside the bulk the shrinkage is exactly zero; only the O(n^{-2/3}) edge outliers remain
         assert!(norm2 < 1e-3 * delta, "{norm2}");

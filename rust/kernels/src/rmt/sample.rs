@@ -17,22 +17,36 @@ pub const RMT_A: u64 = domain::FREE + 27;
 pub const RMT_B: u64 = domain::FREE + 28;
 
 /// `rows x cols` i.i.d. N(0, 1) matrix, row `i` from stream `(seed, tag, i)`.
-pub fn gaussian_matrix(pool: &ThreadPool, rows: usize, cols: usize, seed: u64, tag: u64) -> Vec<f64> {
+pub fn gaussian_matrix(
+    pool: &ThreadPool,
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    tag: u64,
+) -> Vec<f64> {
     gaussian_matrix_keyed(pool, rows, cols, seed, &[tag])
 }
 
 /// `rows x cols` i.i.d. N(0, 1) matrix, row `i` from stream `(seed, key..., i)`.
-pub fn gaussian_matrix_keyed(pool: &ThreadPool, rows: usize, cols: usize, seed: u64, key: &[u64]) -> Vec<f64> {
+pub fn gaussian_matrix_keyed(
+    pool: &ThreadPool,
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    key: &[u64],
+) -> Vec<f64> {
     let mut out = vec![0.0; rows * cols];
     pool.install(|| {
-        out.par_chunks_mut(cols.max(1)).enumerate().for_each(|(i, row)| {
-            let mut words = key.to_vec();
-            words.push(i as u64);
-            let mut rng = stream(seed, &words);
-            for v in row.iter_mut() {
-                *v = StandardNormal.sample(&mut rng);
-            }
-        })
+        out.par_chunks_mut(cols.max(1))
+            .enumerate()
+            .for_each(|(i, row)| {
+                let mut words = key.to_vec();
+                words.push(i as u64);
+                let mut rng = stream(seed, &words);
+                for v in row.iter_mut() {
+                    *v = StandardNormal.sample(&mut rng);
+                }
+            })
     });
     out
 }
@@ -43,11 +57,13 @@ pub fn goe(pool: &ThreadPool, n: usize, seed: u64, tag: u64) -> Vec<f64> {
     let s = (2.0 * n as f64).sqrt();
     let mut out = vec![0.0; n * n];
     pool.install(|| {
-        out.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = (a[i * n + j] + a[j * n + i]) / s;
-            }
-        })
+        out.par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(i, row)| {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = (a[i * n + j] + a[j * n + i]) / s;
+                }
+            })
     });
     out
 }
@@ -70,7 +86,11 @@ pub fn sample_spectrum(pool: &ThreadPool, law: &Law, d: usize, seed: u64) -> Res
             g.iter_mut().for_each(|v| *v *= s);
             Ok(eigh(pool, &g, d, false)?.values)
         }
-        Law::MarchenkoPastur { kappa, scale } | Law::MpSemicircle { kappa, delta: scale } => {
+        Law::MarchenkoPastur { kappa, scale }
+        | Law::MpSemicircle {
+            kappa,
+            delta: scale,
+        } => {
             let m = ((kappa * d as f64).round() as usize).max(1);
             let w = gaussian_matrix(pool, m, d, seed, RMT_A);
             let mut s = gemm::at_b(pool, &w, &w, m, d, d);
@@ -78,13 +98,21 @@ pub fn sample_spectrum(pool: &ThreadPool, law: &Law, d: usize, seed: u64) -> Res
                 Law::MarchenkoPastur { scale, .. } => (scale / m as f64, 0.0),
                 _ => (1.0 / m as f64, scale.sqrt()),
             };
-            let g = if noise > 0.0 { goe(pool, d, seed, RMT_B) } else { Vec::new() };
+            let g = if noise > 0.0 {
+                goe(pool, d, seed, RMT_B)
+            } else {
+                Vec::new()
+            };
             for (k, v) in s.iter_mut().enumerate() {
                 *v = *v * mult + if noise > 0.0 { noise * g[k] } else { 0.0 };
             }
             Ok(eigh(pool, &s, d, false)?.values)
         }
-        Law::RectProduct { aspect, rank, delta } => {
+        Law::RectProduct {
+            aspect,
+            rank,
+            delta,
+        } => {
             let (n, m) = (d, ((aspect * d as f64).round() as usize).max(d));
             let r = ((rank * d as f64).round() as usize).max(1);
             let v = gaussian_matrix(pool, n, r, seed, RMT_A);

@@ -93,19 +93,40 @@ where
 {
     prior.validate()?;
     let (n, rows, cols) = (op.n_samples(), op.rows(), op.cols());
-    ensure(y.len() == n, "y", || format!("has length {}, expected {n}", y.len()))?;
-    ensure(init.len() == rows * cols, "init", || format!("has {} entries, expected {rows} x {cols}", init.len()))?;
-    ensure(noise.is_finite() && noise >= 0.0, "noise", || format!("must be finite and >= 0, got {noise}"))?;
-    ensure(init_mmse.is_finite() && init_mmse > 0.0, "init_mmse", || format!("must be finite and > 0, got {init_mmse}"))?;
-    ensure((0.0..1.0).contains(&opts.damping), "damping", || format!("must be in [0, 1), got {}", opts.damping))?;
-    ensure(opts.tol >= 0.0 && !opts.tol.is_nan(), "tol", || format!("must be >= 0, got {}", opts.tol))?;
-    ensure(prior.is_symmetric() == op.symmetric(), "prior", || "the prior and the sensing operator must both be symmetric or both rectangular".into())?;
+    ensure(y.len() == n, "y", || {
+        format!("has length {}, expected {n}", y.len())
+    })?;
+    ensure(init.len() == rows * cols, "init", || {
+        format!("has {} entries, expected {rows} x {cols}", init.len())
+    })?;
+    ensure(noise.is_finite() && noise >= 0.0, "noise", || {
+        format!("must be finite and >= 0, got {noise}")
+    })?;
+    ensure(
+        init_mmse.is_finite() && init_mmse > 0.0,
+        "init_mmse",
+        || format!("must be finite and > 0, got {init_mmse}"),
+    )?;
+    ensure((0.0..1.0).contains(&opts.damping), "damping", || {
+        format!("must be in [0, 1), got {}", opts.damping)
+    })?;
+    ensure(opts.tol >= 0.0 && !opts.tol.is_nan(), "tol", || {
+        format!("must be >= 0, got {}", opts.tol)
+    })?;
+    ensure(prior.is_symmetric() == op.symmetric(), "prior", || {
+        "the prior and the sensing operator must both be symmetric or both rectangular".into()
+    })?;
     if let Some(t) = truth {
-        ensure(t.len() == rows * cols, "truth", || format!("has {} entries, expected {rows} x {cols}", t.len()))?;
+        ensure(t.len() == rows * cols, "truth", || {
+            format!("has {} entries, expected {rows} x {cols}", t.len())
+        })?;
     }
     let geo = op.geometry();
     let u = units(op);
-    let mut out = GampOutput { estimate: init.to_vec(), ..Default::default() };
+    let mut out = GampOutput {
+        estimate: init.to_vec(),
+        ..Default::default()
+    };
     let (mut omega, mut g_prev) = (vec![0.0; n], vec![0.0; n]);
     let mut v = geo.c * init_mmse;
     let mut mmse = init_mmse;
@@ -134,7 +155,10 @@ where
         }
         a /= n as f64;
         if !(a.is_finite() && a > 0.0) {
-            return Err(KernelError::Numerical { what: "gamp_rie", reason: format!("mean squared output function is {a} (try damping)") });
+            return Err(KernelError::Numerical {
+                what: "gamp_rie",
+                reason: format!("mean squared output function is {a} (try damping)"),
+            });
         }
         // input side: R = S + A^T g / (field_gain a), RIE at noise 1/(noise_gain a)
         op.adjoint(pool, &g_prev, &mut field)?;
@@ -145,7 +169,10 @@ where
         let delta_eff = 1.0 / (geo.noise_gain * a);
         let (new, m) = prior.denoise(pool, &field, rows, cols, delta_eff)?;
         if new.iter().any(|x| !x.is_finite()) {
-            return Err(KernelError::Numerical { what: "gamp_rie", reason: "the estimate became non-finite (try damping)".into() });
+            return Err(KernelError::Numerical {
+                what: "gamp_rie",
+                reason: "the estimate became non-finite (try damping)".into(),
+            });
         }
         let diff = sq_dist(&new, &out.estimate) / u;
         out.estimate = new;

@@ -25,23 +25,56 @@ pub enum Factors {
     /// `W` (`m x d`), `S = W^T W / m`.
     Symmetric { w: Vec<f64>, m: usize, d: usize },
     /// `V` (`rows x r`), `U` (`r x cols`), `S = V U / sqrt(r)`.
-    Product { v: Vec<f64>, u: Vec<f64>, rows: usize, r: usize, cols: usize },
+    Product {
+        v: Vec<f64>,
+        u: Vec<f64>,
+        rows: usize,
+        r: usize,
+        cols: usize,
+    },
 }
 
 impl Factors {
     /// Gaussian factors with entries `N(0, scale^2)` from the streams `(seed, GD_INIT, run, factor, row)`.
     #[allow(clippy::too_many_arguments)]
-    pub fn gaussian(pool: &ThreadPool, symmetric: bool, rows: usize, cols: usize, width: usize, scale: f64, seed: u64, run: u64) -> Self {
-        let mut a = gaussian_matrix_keyed(pool, width, if symmetric { cols } else { rows }, seed, &[tags::GD_INIT, run, 0]);
+    pub fn gaussian(
+        pool: &ThreadPool,
+        symmetric: bool,
+        rows: usize,
+        cols: usize,
+        width: usize,
+        scale: f64,
+        seed: u64,
+        run: u64,
+    ) -> Self {
+        let mut a = gaussian_matrix_keyed(
+            pool,
+            width,
+            if symmetric { cols } else { rows },
+            seed,
+            &[tags::GD_INIT, run, 0],
+        );
         a.iter_mut().for_each(|x| *x *= scale);
         if symmetric {
-            Factors::Symmetric { w: a, m: width, d: cols }
+            Factors::Symmetric {
+                w: a,
+                m: width,
+                d: cols,
+            }
         } else {
             // a is width x rows: store V = a^T (rows x width)
-            let v = (0..rows * width).map(|k| a[(k % width) * rows + k / width]).collect();
+            let v = (0..rows * width)
+                .map(|k| a[(k % width) * rows + k / width])
+                .collect();
             let mut u = gaussian_matrix_keyed(pool, width, cols, seed, &[tags::GD_INIT, run, 1]);
             u.iter_mut().for_each(|x| *x *= scale);
-            Factors::Product { v, u, rows, r: width, cols }
+            Factors::Product {
+                v,
+                u,
+                rows,
+                r: width,
+                cols,
+            }
         }
     }
 
@@ -54,7 +87,13 @@ impl Factors {
                 s.iter_mut().for_each(|x| *x *= inv);
                 s
             }
-            Factors::Product { v, u, rows, r, cols } => {
+            Factors::Product {
+                v,
+                u,
+                rows,
+                r,
+                cols,
+            } => {
                 let mut s = gemm::a_b(pool, v, u, *rows, *r, *cols);
                 let inv = 1.0 / (*r as f64).sqrt();
                 s.iter_mut().for_each(|x| *x *= inv);
@@ -114,22 +153,46 @@ fn units(op: &dyn SensingOperator) -> f64 {
 }
 
 /// Gradient descent from `factors` (updated in place).
-pub fn gd<I>(pool: &ThreadPool, op: &dyn SensingOperator, y: &[f64], factors: &mut Factors, truth: Option<&[f64]>, opts: GdOptions, ctl: &I) -> Result<GdOutput>
+pub fn gd<I>(
+    pool: &ThreadPool,
+    op: &dyn SensingOperator,
+    y: &[f64],
+    factors: &mut Factors,
+    truth: Option<&[f64]>,
+    opts: GdOptions,
+    ctl: &I,
+) -> Result<GdOutput>
 where
     I: Interrupt + ?Sized,
 {
     let (n, rows, cols) = (op.n_samples(), op.rows(), op.cols());
-    ensure(y.len() == n, "y", || format!("has length {}, expected {n}", y.len()))?;
-    ensure(opts.lr.is_finite() && opts.lr > 0.0, "lr", || format!("must be finite and > 0, got {}", opts.lr))?;
-    ensure(opts.weight_decay.is_finite() && opts.weight_decay >= 0.0, "weight_decay", || format!("must be finite and >= 0, got {}", opts.weight_decay))?;
+    ensure(y.len() == n, "y", || {
+        format!("has length {}, expected {n}", y.len())
+    })?;
+    ensure(opts.lr.is_finite() && opts.lr > 0.0, "lr", || {
+        format!("must be finite and > 0, got {}", opts.lr)
+    })?;
+    ensure(
+        opts.weight_decay.is_finite() && opts.weight_decay >= 0.0,
+        "weight_decay",
+        || format!("must be finite and >= 0, got {}", opts.weight_decay),
+    )?;
     match factors {
-        Factors::Symmetric { d, .. } => ensure(op.symmetric() && *d == rows, "factors", || "symmetric factors need a symmetric operator of the same size".into())?,
-        Factors::Product { rows: r0, cols: c0, .. } => {
-            ensure(!op.symmetric() && *r0 == rows && *c0 == cols, "factors", || "product factors need a rectangular operator of the same shape".into())?
-        }
+        Factors::Symmetric { d, .. } => ensure(op.symmetric() && *d == rows, "factors", || {
+            "symmetric factors need a symmetric operator of the same size".into()
+        })?,
+        Factors::Product {
+            rows: r0, cols: c0, ..
+        } => ensure(
+            !op.symmetric() && *r0 == rows && *c0 == cols,
+            "factors",
+            || "product factors need a rectangular operator of the same shape".into(),
+        )?,
     }
     if let Some(t) = truth {
-        ensure(t.len() == rows * cols, "truth", || format!("has {} entries, expected {rows} x {cols}", t.len()))?;
+        ensure(t.len() == rows * cols, "truth", || {
+            format!("has {} entries, expected {rows} x {cols}", t.len())
+        })?;
     }
     let geo = op.geometry();
     let u_norm = units(op);
@@ -169,20 +232,27 @@ where
                 lr *= 0.5;
                 previous = None;
                 if lr < opts.lr * 1e-12 {
-                    return Err(KernelError::Numerical { what: "gd", reason: format!("no descent step found at step {step}") });
+                    return Err(KernelError::Numerical {
+                        what: "gd",
+                        reason: format!("no descent step found at step {step}"),
+                    });
                 }
                 continue;
             }
         }
         if !loss.is_finite() {
-            return Err(KernelError::Numerical { what: "gd", reason: format!("the loss is not finite at step {step}") });
+            return Err(KernelError::Numerical {
+                what: "gd",
+                reason: format!("the loss is not finite at step {step}"),
+            });
         }
         let done = loss < opts.tol || step == opts.n_steps;
         if step % every == 0 || done {
             out.steps.push(step);
             out.loss.push(objective);
             if let Some(t) = truth {
-                out.mse.push(s.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / u_norm);
+                out.mse
+                    .push(s.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / u_norm);
             }
         }
         if done {
@@ -206,10 +276,18 @@ where
                     *wi = decay * *wi + scale * gi;
                 }
             }
-            Factors::Product { v, u, rows, r, cols } => {
+            Factors::Product {
+                v,
+                u,
+                rows,
+                r,
+                cols,
+            } => {
                 // dL/dV = dL/dS U^T / sqrt(r), dL/dU = V^T dL/dS / sqrt(r); scale n / field_gain
                 let scale = lr * step_scale / n as f64 / (*r as f64).sqrt();
-                let ut: Vec<f64> = (0..*cols * *r).map(|k| u[(k % *r) * *cols + k / *r]).collect();
+                let ut: Vec<f64> = (0..*cols * *r)
+                    .map(|k| u[(k % *r) * *cols + k / *r])
+                    .collect();
                 let gv = gemm::a_b(pool, &grad_s, &ut, *rows, *cols, *r);
                 let gu = gemm::at_b(pool, v, &grad_s, *rows, *r, *cols);
                 let decay = 1.0 - lr * opts.weight_decay;
@@ -260,14 +338,41 @@ where
 {
     ensure(width > 0, "width", || "must be at least 1".into())?;
     ensure(n_inits > 0, "n_inits", || "must be at least 1".into())?;
-    ensure(init_scale.is_finite() && init_scale > 0.0, "init_scale", || format!("must be finite and > 0, got {init_scale}"))?;
+    ensure(
+        init_scale.is_finite() && init_scale > 0.0,
+        "init_scale",
+        || format!("must be finite and > 0, got {init_scale}"),
+    )?;
     let (rows, cols) = (op.rows(), op.cols());
     let u_norm = units(op);
-    let mut out = AveragedOutput { estimate: vec![0.0; rows * cols], ..Default::default() };
+    let mut out = AveragedOutput {
+        estimate: vec![0.0; rows * cols],
+        ..Default::default()
+    };
     let mut sum = vec![0.0; rows * cols];
     for run in 0..n_inits {
-        let mut f = Factors::gaussian(pool, op.symmetric(), rows, cols, width, init_scale, seed, run as u64);
-        let r = gd(pool, op, y, &mut f, truth, GdOptions { record_every: opts.n_steps.max(1), ..opts }, ctl)?;
+        let mut f = Factors::gaussian(
+            pool,
+            op.symmetric(),
+            rows,
+            cols,
+            width,
+            init_scale,
+            seed,
+            run as u64,
+        );
+        let r = gd(
+            pool,
+            op,
+            y,
+            &mut f,
+            truth,
+            GdOptions {
+                record_every: opts.n_steps.max(1),
+                ..opts
+            },
+            ctl,
+        )?;
         for (a, b) in sum.iter_mut().zip(&r.estimate) {
             *a += b;
         }
@@ -276,7 +381,13 @@ where
         if let Some(t) = truth {
             out.run_mse.push(*r.mse.last().unwrap_or(&f64::NAN));
             let k = (run + 1) as f64;
-            out.averaged_mse.push(sum.iter().zip(t).map(|(a, b)| (a / k - b) * (a / k - b)).sum::<f64>() / u_norm);
+            out.averaged_mse.push(
+                sum.iter()
+                    .zip(t)
+                    .map(|(a, b)| (a / k - b) * (a / k - b))
+                    .sum::<f64>()
+                    / u_norm,
+            );
         }
     }
     let k = n_inits as f64;

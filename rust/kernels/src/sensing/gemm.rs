@@ -41,7 +41,9 @@ pub fn a_b(pool: &ThreadPool, a: &[f64], b: &[f64], m: usize, k: usize, n: usize
 }
 
 fn strips(n: usize) -> Vec<(usize, usize)> {
-    (0..n.div_ceil(STRIP)).map(|s| (s * STRIP, ((s + 1) * STRIP).min(n))).collect()
+    (0..n.div_ceil(STRIP))
+        .map(|s| (s * STRIP, ((s + 1) * STRIP).min(n)))
+        .collect()
 }
 
 /// `A^T B` for `A`: `k x m`, `B`: `k x n` (the reduction over `k` stays inside one task).
@@ -57,7 +59,14 @@ pub fn at_b(pool: &ThreadPool, a: &[f64], b: &[f64], k: usize, m: usize, n: usiz
             .into_par_iter()
             .map(|(j0, j1)| {
                 let mut tmp = Mat::<f64>::zeros(m, j1 - j0);
-                matmul(tmp.as_mut(), Accum::Replace, am.transpose(), bm.subcols(j0, j1 - j0), 1.0, Par::Seq);
+                matmul(
+                    tmp.as_mut(),
+                    Accum::Replace,
+                    am.transpose(),
+                    bm.subcols(j0, j1 - j0),
+                    1.0,
+                    Par::Seq,
+                );
                 tmp
             })
             .collect()
@@ -87,7 +96,14 @@ pub fn at_diag_a(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: usize) ->
                 let w = j1 - j0;
                 let scaled = Mat::<f64>::from_fn(k, w, |mu, j| g[mu] * x[mu * d + j0 + j]);
                 let mut tmp = Mat::<f64>::zeros(d - j0, w);
-                matmul(tmp.as_mut(), Accum::Replace, xm.subcols(j0, d - j0).transpose(), scaled.as_ref(), 1.0, Par::Seq);
+                matmul(
+                    tmp.as_mut(),
+                    Accum::Replace,
+                    xm.subcols(j0, d - j0).transpose(),
+                    scaled.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
                 tmp
             })
             .collect()
@@ -122,8 +138,12 @@ mod tests {
     #[test]
     fn products_match_naive_loops_for_any_thread_count() {
         let (k, m, n) = (131, 97, 53);
-        let a: Vec<f64> = (0..k * m).map(|i| ((i * 7919) % 23) as f64 - 11.0).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 19) as f64 - 9.0).collect();
+        let a: Vec<f64> = (0..k * m)
+            .map(|i| ((i * 7919) % 23) as f64 - 11.0)
+            .collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|i| ((i * 104729) % 19) as f64 - 9.0)
+            .collect();
         let c1 = at_b(&pool(Some(1)).unwrap(), &a, &b, k, m, n);
         let c2 = at_b(&pool(Some(2)).unwrap(), &a, &b, k, m, n);
         assert_eq!(c1, c2);

@@ -14,8 +14,15 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 /// Wishart teacher: `W` (`m x d`, i.i.d. N(0, 1)) and `S = W^T W / m` (spectral units).
-pub fn wishart_teacher(pool: &ThreadPool, d: usize, m: usize, seed: u64) -> Result<(Vec<f64>, Vec<f64>)> {
-    ensure(d > 0 && m > 0, "m", || format!("teacher sizes must be positive, got d = {d}, m = {m}"))?;
+pub fn wishart_teacher(
+    pool: &ThreadPool,
+    d: usize,
+    m: usize,
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    ensure(d > 0 && m > 0, "m", || {
+        format!("teacher sizes must be positive, got d = {d}, m = {m}")
+    })?;
     let w = gaussian_matrix(pool, m, d, seed, tags::TEACHER);
     let mut s = gemm::at_diag_a(pool, &w, &vec![1.0; m], m, d);
     let inv = 1.0 / m as f64;
@@ -25,8 +32,16 @@ pub fn wishart_teacher(pool: &ThreadPool, d: usize, m: usize, seed: u64) -> Resu
 
 /// Product teacher: `V` (`rows x r`), `U` (`r x cols`), i.i.d. N(0, 1), and `S = V U / sqrt(r)`
 /// (entry units, `E S_ij^2 = 1`).
-pub fn product_teacher(pool: &ThreadPool, rows: usize, cols: usize, r: usize, seed: u64) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-    ensure(rows > 0 && cols > 0 && r > 0, "r", || format!("teacher sizes must be positive, got {rows} x {cols}, rank {r}"))?;
+pub fn product_teacher(
+    pool: &ThreadPool,
+    rows: usize,
+    cols: usize,
+    r: usize,
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    ensure(rows > 0 && cols > 0 && r > 0, "r", || {
+        format!("teacher sizes must be positive, got {rows} x {cols}, rank {r}")
+    })?;
     let v = gaussian_matrix(pool, rows, r, seed, tags::TEACHER);
     let u = gaussian_matrix(pool, r, cols, seed, tags::TEACHER_B);
     let mut s = gemm::a_b(pool, &v, &u, rows, r, cols);
@@ -41,8 +56,16 @@ pub fn gaussian_inputs(pool: &ThreadPool, n: usize, d: usize, seed: u64) -> Vec<
 }
 
 /// Labels `y_mu = <A_mu, S> + sqrt(delta) xi_mu`.
-pub fn labels(pool: &ThreadPool, op: &dyn SensingOperator, s: &[f64], delta: f64, seed: u64) -> Result<Vec<f64>> {
-    ensure(delta.is_finite() && delta >= 0.0, "noise", || format!("must be finite and >= 0, got {delta}"))?;
+pub fn labels(
+    pool: &ThreadPool,
+    op: &dyn SensingOperator,
+    s: &[f64],
+    delta: f64,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    ensure(delta.is_finite() && delta >= 0.0, "noise", || {
+        format!("must be finite and >= 0, got {delta}")
+    })?;
     let mut y = vec![0.0; op.n_samples()];
     op.forward(pool, s, &mut y)?;
     if delta > 0.0 {
@@ -54,13 +77,15 @@ pub fn labels(pool: &ThreadPool, op: &dyn SensingOperator, s: &[f64], delta: f64
 fn add_noise(pool: &ThreadPool, y: &mut [f64], delta: f64, seed: u64, tag: u64) {
     let sd = delta.sqrt();
     pool.install(|| {
-        y.par_chunks_mut(crate::rng::CHUNK).enumerate().for_each(|(c, ch)| {
-            let mut rng = stream(seed, &[tag, c as u64]);
-            for v in ch.iter_mut() {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                *v += sd * z;
-            }
-        })
+        y.par_chunks_mut(crate::rng::CHUNK)
+            .enumerate()
+            .for_each(|(c, ch)| {
+                let mut rng = stream(seed, &[tag, c as u64]);
+                for v in ch.iter_mut() {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    *v += sd * z;
+                }
+            })
     });
 }
 
@@ -70,21 +95,45 @@ fn add_noise(pool: &ThreadPool, y: &mut [f64], delta: f64, seed: u64, tag: u64) 
 /// the stream `(seed, PREACTIVATION, mu)`. For `sigma = 0` this is exactly
 /// `(x^T S x - Tr S)/sqrt(d)` with `S = W^T W/m`.
 #[allow(clippy::too_many_arguments)]
-pub fn network_labels(pool: &ThreadPool, x: &[f64], w: &[f64], n: usize, d: usize, m: usize, sigma: f64, seed: u64) -> Result<Vec<f64>> {
-    ensure(x.len() == n * d, "x", || format!("has {} entries, expected {n} x {d}", x.len()))?;
-    ensure(w.len() == m * d, "w", || format!("has {} entries, expected {m} x {d}", w.len()))?;
-    ensure(sigma.is_finite() && sigma >= 0.0, "noise", || format!("must be finite and >= 0, got {sigma}"))?;
+pub fn network_labels(
+    pool: &ThreadPool,
+    x: &[f64],
+    w: &[f64],
+    n: usize,
+    d: usize,
+    m: usize,
+    sigma: f64,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    ensure(x.len() == n * d, "x", || {
+        format!("has {} entries, expected {n} x {d}", x.len())
+    })?;
+    ensure(w.len() == m * d, "w", || {
+        format!("has {} entries, expected {m} x {d}", w.len())
+    })?;
+    ensure(sigma.is_finite() && sigma >= 0.0, "noise", || {
+        format!("must be finite and >= 0, got {sigma}")
+    })?;
     let wt: Vec<f64> = (0..d * m).map(|k| w[(k % m) * d + k / m]).collect(); // d x m
     let h = gemm::a_b(pool, x, &wt, n, d, m); // n x m, entries w_k . x_mu
-    let norms: Vec<f64> = (0..m).map(|k| w[k * d..(k + 1) * d].iter().map(|v| v * v).sum::<f64>() / d as f64).collect();
-    let (sd, scale) = ((d as f64).sqrt(), 1.0 / ((m as f64) * (m as f64 / d as f64)).sqrt());
+    let norms: Vec<f64> = (0..m)
+        .map(|k| w[k * d..(k + 1) * d].iter().map(|v| v * v).sum::<f64>() / d as f64)
+        .collect();
+    let (sd, scale) = (
+        (d as f64).sqrt(),
+        1.0 / ((m as f64) * (m as f64 / d as f64)).sqrt(),
+    );
     let mut y = vec![0.0; n];
     pool.install(|| {
         y.par_iter_mut().enumerate().for_each(|(mu, out)| {
             let mut rng = stream(seed, &[tags::PREACTIVATION, mu as u64]);
             let mut acc = 0.0;
             for k in 0..m {
-                let xi: f64 = if sigma > 0.0 { StandardNormal.sample(&mut rng) } else { 0.0 };
+                let xi: f64 = if sigma > 0.0 {
+                    StandardNormal.sample(&mut rng)
+                } else {
+                    0.0
+                };
                 let pre = h[mu * m + k] / sd + sigma * xi;
                 acc += pre * pre - norms[k] - sigma * sigma;
             }

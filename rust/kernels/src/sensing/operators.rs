@@ -56,9 +56,17 @@ pub trait SensingOperator: Sync {
         let n = self.n_samples() as f64;
         let (r, c) = (self.rows() as f64, self.cols() as f64);
         if self.symmetric() {
-            Geometry { c: 2.0, field_gain: 2.0 * n / r, noise_gain: 4.0 * n / (r * r) }
+            Geometry {
+                c: 2.0,
+                field_gain: 2.0 * n / r,
+                noise_gain: 4.0 * n / (r * r),
+            }
         } else {
-            Geometry { c: 1.0, field_gain: n / (r * c), noise_gain: n / (r * c) }
+            Geometry {
+                c: 1.0,
+                field_gain: n / (r * c),
+                noise_gain: n / (r * c),
+            }
         }
     }
 }
@@ -66,11 +74,27 @@ pub trait SensingOperator: Sync {
 fn check_io(op: &dyn SensingOperator, s_len: usize, out_len: usize, forward: bool) -> Result<()> {
     let (len_s, len_h) = (op.rows() * op.cols(), op.n_samples());
     if forward {
-        ensure(s_len == len_s, "s", || format!("has {s_len} entries, expected {} x {}", op.rows(), op.cols()))?;
-        ensure(out_len == len_h, "out", || format!("has length {out_len}, expected {len_h}"))
+        ensure(s_len == len_s, "s", || {
+            format!(
+                "has {s_len} entries, expected {} x {}",
+                op.rows(),
+                op.cols()
+            )
+        })?;
+        ensure(out_len == len_h, "out", || {
+            format!("has length {out_len}, expected {len_h}")
+        })
     } else {
-        ensure(s_len == len_h, "g", || format!("has length {s_len}, expected {len_h}"))?;
-        ensure(out_len == len_s, "out", || format!("has {out_len} entries, expected {} x {}", op.rows(), op.cols()))
+        ensure(s_len == len_h, "g", || {
+            format!("has length {s_len}, expected {len_h}")
+        })?;
+        ensure(out_len == len_s, "out", || {
+            format!(
+                "has {out_len} entries, expected {} x {}",
+                op.rows(),
+                op.cols()
+            )
+        })
     }
 }
 
@@ -85,8 +109,12 @@ pub struct Quadratic<'a> {
 impl<'a> Quadratic<'a> {
     /// View the row-major `n x d` inputs.
     pub fn new(x: &'a [f64], n: usize, d: usize) -> Result<Self> {
-        ensure(x.len() == n * d, "x", || format!("has {} entries, expected {n} x {d}", x.len()))?;
-        ensure(d > 0 && n > 0, "x", || "must have at least one sample and one column".into())?;
+        ensure(x.len() == n * d, "x", || {
+            format!("has {} entries, expected {n} x {d}", x.len())
+        })?;
+        ensure(d > 0 && n > 0, "x", || {
+            "must have at least one sample and one column".into()
+        })?;
         Ok(Self { x, n, d })
     }
 }
@@ -156,7 +184,11 @@ impl GaussianSymmetric {
         for i in 0..d {
             for j in i..d {
                 let v: f64 = StandardNormal.sample(&mut rng);
-                buf[k] = if i == j { v * std::f64::consts::SQRT_2 } else { v };
+                buf[k] = if i == j {
+                    v * std::f64::consts::SQRT_2
+                } else {
+                    v
+                };
                 k += 1;
             }
         }
@@ -183,18 +215,24 @@ impl SensingOperator for GaussianSymmetric {
         let mut w = Vec::with_capacity(d * (d + 1) / 2);
         for i in 0..d {
             for j in i..d {
-                w.push(if i == j { s[i * d + i] } else { s[i * d + j] + s[j * d + i] });
+                w.push(if i == j {
+                    s[i * d + i]
+                } else {
+                    s[i * d + j] + s[j * d + i]
+                });
             }
         }
         let scale = 1.0 / (d as f64).sqrt();
         pool.install(|| {
-            out.par_chunks_mut(SAMPLE_BLOCK).enumerate().for_each(|(b, o)| {
-                let mut buf = vec![0.0; w.len()];
-                for (k, h) in o.iter_mut().enumerate() {
-                    self.upper(b * SAMPLE_BLOCK + k, &mut buf);
-                    *h = buf.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>() * scale;
-                }
-            })
+            out.par_chunks_mut(SAMPLE_BLOCK)
+                .enumerate()
+                .for_each(|(b, o)| {
+                    let mut buf = vec![0.0; w.len()];
+                    for (k, h) in o.iter_mut().enumerate() {
+                        self.upper(b * SAMPLE_BLOCK + k, &mut buf);
+                        *h = buf.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>() * scale;
+                    }
+                })
         });
         Ok(())
     }
@@ -268,7 +306,9 @@ pub struct GaussianRect {
 impl GaussianRect {
     /// `n` sensing matrices of shape `d1 x d2` keyed by `seed`.
     pub fn new(seed: u64, n: usize, d1: usize, d2: usize) -> Result<Self> {
-        ensure(n > 0 && d1 > 0 && d2 > 0, "n", || "sizes must be positive".into())?;
+        ensure(n > 0 && d1 > 0 && d2 > 0, "n", || {
+            "sizes must be positive".into()
+        })?;
         Ok(Self { seed, n, d1, d2 })
     }
 
@@ -298,13 +338,15 @@ impl SensingOperator for GaussianRect {
         check_io(self, s.len(), out.len(), true)?;
         let scale = 1.0 / ((self.d1 * self.d2) as f64).sqrt();
         pool.install(|| {
-            out.par_chunks_mut(SAMPLE_BLOCK).enumerate().for_each(|(b, o)| {
-                let mut buf = vec![0.0; s.len()];
-                for (k, h) in o.iter_mut().enumerate() {
-                    self.matrix(b * SAMPLE_BLOCK + k, &mut buf);
-                    *h = buf.iter().zip(s).map(|(a, c)| a * c).sum::<f64>() * scale;
-                }
-            })
+            out.par_chunks_mut(SAMPLE_BLOCK)
+                .enumerate()
+                .for_each(|(b, o)| {
+                    let mut buf = vec![0.0; s.len()];
+                    for (k, h) in o.iter_mut().enumerate() {
+                        self.matrix(b * SAMPLE_BLOCK + k, &mut buf);
+                        *h = buf.iter().zip(s).map(|(a, c)| a * c).sum::<f64>() * scale;
+                    }
+                })
         });
         Ok(())
     }
@@ -350,7 +392,10 @@ mod tests {
         op.adjoint(&p, &g, &mut m).unwrap();
         let lhs: f64 = h.iter().zip(&g).map(|(a, b)| a * b).sum();
         let rhs: f64 = m.iter().zip(&s).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+        assert!(
+            (lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()),
+            "{lhs} vs {rhs}"
+        );
         let (mut h1, mut m1) = (vec![0.0; n], vec![0.0; len]);
         op.forward(&pool(Some(1)).unwrap(), &s, &mut h1).unwrap();
         op.adjoint(&pool(Some(1)).unwrap(), &g, &mut m1).unwrap();
@@ -375,10 +420,15 @@ mod tests {
         let (n, d) = (20_000, 20);
         let mut x = vec![0.0; n * d];
         fill_standard_normal(&p, 11, 5, &mut x);
-        let b: Vec<f64> = (0..d * d).map(|k| ((k / d) as f64 - (k % d) as f64).cos() / d as f64).collect();
+        let b: Vec<f64> = (0..d * d)
+            .map(|k| ((k / d) as f64 - (k % d) as f64).cos() / d as f64)
+            .collect();
         let tr_b2: f64 = b.iter().map(|v| v * v).sum();
         let mut h = vec![0.0; n];
-        Quadratic::new(&x, n, d).unwrap().forward(&p, &b, &mut h).unwrap();
+        Quadratic::new(&x, n, d)
+            .unwrap()
+            .forward(&p, &b, &mut h)
+            .unwrap();
         let m2 = h.iter().map(|v| v * v).sum::<f64>() / n as f64;
         let want = 2.0 * tr_b2 / d as f64;
         assert!((m2 / want - 1.0).abs() < 0.05, "{m2} vs {want}");
