@@ -1,5 +1,6 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
+from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
 from hdcore.models.spiked import (
     SpikedWigner,
     SpikedWignerSample,
@@ -8,3 +9,4 @@ from hdcore.models.spiked import (
 )
 
 __all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
+__all__ += ["ContaminatedRegression", "ContaminatedRegressionSample"]

@@ -1,6 +1,7 @@
 """Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
 
 from hdcore.theory.bbp import BBP, bbp
+from hdcore.theory.erm import ERMFixedPoint, TuneResult, erm_fixed_point, ridge_closed_form, tune
 from hdcore.theory.low_rank import (
     FixedPoints,
     StateEvolution,
@@ -22,3 +23,4 @@ __all__ = [
     "information_theoretic_threshold",
     "state_evolution",
 ]
+__all__ += ["ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune"]
