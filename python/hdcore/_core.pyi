@@ -53,3 +53,23 @@ def amp_wishart(x: Matrix, beta: float, prior_name: str, u0: F64, *, rho: float 
                 truth_u: F64 | None = None, truth_v: F64 | None = None, n_iter: int = 100,
                 damping: float = 0.0, tol: float = 1e-12,
                 n_threads: int | None = None) -> dict[str, Any]: ...
+
+# losses (issue 4): values and derivatives, prox residuals, proximal output function of GAMP
+def loss_eval(name: str, r: F64, *, param: float | None = None,
+              n_threads: int | None = None) -> tuple[F64, F64, F64]: ...
+def loss_prox(name: str, delta: F64, v: float, *, param: float | None = None,
+              n_threads: int | None = None) -> tuple[F64, F64]: ...
+def prox_g_out(name: str, y: F64, omega: F64, v: float, *, param: float | None = None,
+               n_threads: int | None = None) -> tuple[F64, F64]: ...
+def loss_info(name: str, *, param: float | None = None) -> dict[str, Any]: ...
+
+# contaminated regression and ERM (issue 4)
+def sample_contaminated_regression(n: int, d: int, eps: float, delta_in: float, delta_out: float,
+                                   beta: float, seed: int, *, dtype: str = "float64",
+                                   n_threads: int | None = None
+                                   ) -> tuple[Matrix, F64, F64, npt.NDArray[np.bool_]]: ...
+def erm_solve(x: Matrix, y: F64, loss_name: str, w0: F64, *, param: float | None = None,
+              lam: float | None = None, q: float | None = None, max_iter: int = 2000,
+              gtol: float = 1e-8, history: int = 10, max_sq_norm: float = 1e4,
+              hessian_check: bool = True, hessian_tol: float = 1e-2, n_restarts: int = 3,
+              seed: int = 0, n_threads: int | None = None) -> dict[str, Any]: ...

@@ -226,7 +226,17 @@ def _open_path(sample, loss: Loss, lam, q, w0, opts, seed, n_threads) -> dict:
     radius = None if q is None else np.sqrt(q * d)
     lam_r = 0.0 if lam is None else lam
 
+    def unbounded(w):
+        return NumericalError(f"numerical failure in erm: the objective is unbounded below: ||w||^2/d = "
+                              f"{float(w @ w) / d:.3e} exceeded max_sq_norm = {opts['max_sq_norm']} "
+                              f"(lam = {lam})")
+
+    class _Escape(Exception):
+        pass
+
     def data_term(w):
+        if not np.all(np.isfinite(w)) or float(w @ w) / d > opts["max_sq_norm"]:
+            raise _Escape(w)
         r = y - matvec(x, w, n_threads=n_threads) / s
         v, d1, _ = loss.eval(r)
         return float(np.sum(v)), -matvec(x, d1, transpose=True, n_threads=n_threads) / s
@@ -244,19 +254,25 @@ def _open_path(sample, loss: Loss, lam, q, w0, opts, seed, n_threads) -> dict:
             return f, (radius / nu) * (g - (w @ g) / (radius**2) * w)
         start = w0 * (radius / np.linalg.norm(w0))
     pgtol = opts["gtol"] * np.sqrt(n / d)
-    res = minimize(fun, start, jac=True, method="L-BFGS-B",
-                   options={"maxiter": opts["max_iter"], "gtol": pgtol, "ftol": 1e-15,
-                            "maxcor": opts["history"]})
+    try:
+        res = minimize(fun, start, jac=True, method="L-BFGS-B",
+                       options={"maxiter": opts["max_iter"], "gtol": pgtol, "ftol": 1e-15,
+                                "maxcor": opts["history"]})
+    except _Escape as e:
+        with np.errstate(over="ignore", invalid="ignore"):
+            raise unbounded(np.nan_to_num(e.args[0], nan=np.inf)) from None
     w = res.x if radius is None else radius * res.x / np.linalg.norm(res.x)
-    f, gl = data_term(w)
+    try:
+        f, gl = data_term(w)
+    except _Escape:
+        raise unbounded(w) from None
     if radius is None:
         g, lam_eff, f = gl + lam_r * w, lam_r, f + 0.5 * lam_r * float(w @ w)
     else:
         lam_eff = -float(w @ gl) / radius**2
         g = gl + lam_eff * w
-    if not np.isfinite(f) or float(w @ w) / d > opts["max_sq_norm"]:
-        raise NumericalError(f"numerical failure in erm: the objective is unbounded below: ||w||^2/d = "
-                             f"{float(w @ w) / d:.3e} exceeded max_sq_norm (lam = {lam})")
+    if not np.isfinite(f):
+        raise unbounded(w)
     hmin = np.nan
     if opts["hessian_check"] or (loss.grows_quadratically and lam_r < 0):
         _, _, d2 = loss.eval(y - matvec(x, w, n_threads=n_threads) / s)
@@ -274,8 +290,8 @@ def _open_path(sample, loss: Loss, lam, q, w0, opts, seed, n_threads) -> dict:
         e = top_eigenpairs(neg_h, 1, n=d, seed=seed, tol=opts["hessian_tol"], raise_on_failure=False)
         hmin = -float(e.values[0])
         if loss.grows_quadratically and radius is None and hmin < 0:
-            raise NumericalError(f"numerical failure in erm: the objective is unbounded below: the Hessian has "
-                                 f"the negative eigenvalue {hmin:.6e} (lam = {lam})")
+            raise NumericalError(f"numerical failure in erm: the objective is unbounded below: the "
+                                 f"Hessian has the negative eigenvalue {hmin:.6e} (lam = {lam})")
     gn = float(np.linalg.norm(g)) / np.sqrt(n)
     return {"w": w, "objective": f, "grad_norm": gn, "converged": gn <= opts["gtol"],
             "hessian_min": hmin, "lam_effective": lam_eff, "n_iter": int(res.nit), "n_pass": -1,

@@ -56,9 +56,9 @@ __all__ = [
 #: half-width of the quadrature range, in standard deviations of ``delta``
 QUAD_HALF_WIDTH = 10.0
 #: width of a quadrature panel, in standard deviations of ``delta``
-QUAD_PANEL = 0.5
+QUAD_PANEL = 1.0
 #: Gauss-Legendre nodes per panel
-QUAD_NODES = 16
+QUAD_NODES = 10
 
 
 @lru_cache(maxsize=8)
@@ -82,6 +82,10 @@ class Loss(ABC):
     name: str = "custom"
     #: name of the loss' parameter (``None`` if it has none)
     param_name: str | None = None
+    #: an upper bound of ``rho''`` (sets the quadrature panel width)
+    _max_d2_hint: float = 1.0
+    #: length scale of the loss' features (``tau``), refines the panels of non-convex losses
+    _length_scale: float | None = None
 
     @property
     def param(self) -> float | None:
@@ -188,20 +192,30 @@ class Loss(ABC):
         sd = np.sqrt(S)
         ends, _ = self.prox(np.concatenate([-half_width * sd, half_width * sd]), V)
         lo, hi = ends[: S.size], ends[S.size:]
-        xs, ws, comp = [], [], []
+        seg_a, seg_b, seg_k = [], [], []
         for k in range(S.size):
             cuts = [lo[k], *(b for b in self.breakpoints if lo[k] < b < hi[k]), hi[k]]
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                m = max(2, math.ceil((b - a) / (panel * sd[k])))
-                edges = np.linspace(a, b, m + 1)
-                half = 0.5 * np.diff(edges)
-                mid = 0.5 * (edges[1:] + edges[:-1])
-                xs.append((mid[:, None] + half[:, None] * gx).ravel())
-                ws.append((half[:, None] * gw).ravel())
-                comp.append(np.full(xs[-1].size, k))
-        r = np.concatenate(xs)
-        w = np.concatenate(ws)
-        comp = np.concatenate(comp)
+            seg_a.extend(cuts[:-1])
+            seg_b.extend(cuts[1:])
+            seg_k.extend([k] * (len(cuts) - 1))
+        seg_a, seg_b, seg_k = np.array(seg_a), np.array(seg_b), np.array(seg_k)
+        # every segment split into m >= 2 equal panels of width <= panel * sd/(1 + V): the density
+        # varies on the scale sd/(1 + V rho'') in r, and rho'' <= 1 for the built-in losses
+        width = panel * sd[seg_k] / (1.0 + V * max(1.0, self._max_d2_hint))
+        scale = self._length_scale
+        if scale is not None and math.isfinite(self.max_prox_variance):
+            # near V_max, 1/(1 + V rho'') peaks around the minimum of rho'' with a width
+            # ~ scale * sqrt(1 - V/V_max)
+            width = np.minimum(width, panel * scale * max(math.sqrt(1 - V / self.max_prox_variance), 0.05))
+        m = np.maximum(2, np.ceil((seg_b - seg_a) / width).astype(int))
+        h = (seg_b - seg_a) / m
+        seg = np.repeat(np.arange(m.size), m)
+        local = np.arange(seg.size) - np.repeat(np.cumsum(m) - m, m)
+        half = 0.5 * h[seg]
+        mid = seg_a[seg] + (local + 0.5) * h[seg]
+        r = (mid[:, None] + half[:, None] * gx).ravel()
+        w = (half[:, None] * gw).ravel()
+        comp = np.repeat(seg_k[seg], gx.size)
         _, d1, d2 = self.eval(r)
         s = S[comp]
         delta = r + V * d1
@@ -290,7 +304,7 @@ class Square(BuiltinLoss):
 
 def _truncated_second_moment(c: float, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``P = P(|delta| <= c)`` and ``E[delta^2 1{|delta| <= c}]`` for ``delta ~ N(0, S)``."""
-    u = c / np.sqrt(S)
+    u = np.minimum(c / np.sqrt(S), 50.0)  # beyond 50 sd the Gaussian tail is exactly 0 in float64
     P = erf(u / np.sqrt(2))
     m2 = S * (P - 2 * u * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi))
     return P, m2
@@ -350,6 +364,10 @@ class Tukey(BuiltinLoss):
         return self._param
 
     @property
+    def _length_scale(self):
+        return self._param
+
+    @property
     def breakpoints(self):
         t = self._param
         c = t * math.sqrt(0.6)
@@ -371,6 +389,10 @@ class Cauchy(BuiltinLoss):
         return self._param
 
     @property
+    def _length_scale(self):
+        return self._param
+
+    @property
     def breakpoints(self):
         c = self._param * math.sqrt(3.0)
         return (-c, c)
@@ -388,7 +410,8 @@ class CustomLoss(Loss):
     min_second_derivative : float, optional
         ``inf rho''`` (decides when the prox is multivalued); defaults to the minimum of
         ``rho''`` on a fine grid of ``[-grid_half_width, grid_half_width]`` -- pass it when the
-        infimum lies outside or is not attained on the grid.
+        infimum lies outside or is not attained on the grid. (The maximum on the same grid sets
+        the width of the theory's quadrature panels.)
     breakpoints : sequence of float
         Residuals where ``rho''`` jumps (improves the theory's quadrature).
     name : str
@@ -414,12 +437,13 @@ class CustomLoss(Loss):
         self.name = str(name)
         self._quad = bool(grows_quadratically)
         self._breaks = tuple(sorted(check_real(b, "breakpoints") for b in breakpoints))
+        grid_d2 = self.second_derivative(np.linspace(-grid_half_width, grid_half_width, 200_001))
         if min_second_derivative is None:
-            grid = np.linspace(-grid_half_width, grid_half_width, 200_001)
-            min_second_derivative = float(np.min(self.second_derivative(grid)))
+            min_second_derivative = float(np.min(grid_d2))
         self._min_d2 = check_real(min_second_derivative, "min_second_derivative")
+        self._max_d2_hint = max(1.0, float(np.max(grid_d2)))
 
-    def _call(self, fn, r, what):
+    def _call(self, fn, r):
         out = np.asarray(fn(r), dtype=np.float64)
         if out.shape != np.shape(r):
             out = np.broadcast_to(out, np.shape(r)).copy()
@@ -427,13 +451,13 @@ class CustomLoss(Loss):
 
     def eval(self, r):
         r = np.asarray(r, dtype=np.float64)
-        v = self._call(self._value, r, "value")
-        d1 = self._call(self._d1, r, "derivative")
+        v = self._call(self._value, r)
+        d1 = self._call(self._d1, r)
         if self._d2 is not None:
-            d2 = self._call(self._d2, r, "second_derivative")
+            d2 = self._call(self._d2, r)
         else:
             h = 1e-5 * (1 + np.abs(r))
-            d2 = (self._call(self._d1, r + h, "derivative") - self._call(self._d1, r - h, "derivative")) / (2 * h)
+            d2 = (self._call(self._d1, r + h) - self._call(self._d1, r - h)) / (2 * h)
         return v, d1, d2
 
     @property

@@ -79,7 +79,8 @@ class ContaminatedRegression:
         object.__setattr__(self, "delta_out", check_real(self.delta_out, "delta_out", min=0.0))
         object.__setattr__(self, "beta", check_real(self.beta, "beta"))
         if self.n < 1:
-            raise ValueError(f"`alpha` * `d` must give at least one sample, got alpha={self.alpha}, d={self.d}")
+            raise ValueError(f"`alpha` * `d` must give at least one sample, got alpha={self.alpha}, "
+                             f"d={self.d}")
 
     @property
     def n(self) -> int:
@@ -106,7 +107,8 @@ class ContaminatedRegression:
         return RegressionErrors(estimation_error=est, generalisation_error=gen,
                                 excess_error=gen - rho * self.excess_floor)
 
-    def sample(self, seed=None, *, dtype="float64", n_threads: int | None = None) -> ContaminatedRegressionSample:
+    def sample(self, seed=None, *, dtype="float64",
+               n_threads: int | None = None) -> ContaminatedRegressionSample:
         """Draw ``(X, y, theta*, outlier mask)``; the same seed gives the same sample for any
         number of threads.
 

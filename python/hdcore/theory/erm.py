@@ -28,7 +28,9 @@ reaches 1 exactly at ``lam = -(sqrt(alpha) - 1)^2`` (the bottom edge of the Marc
 spectrum, where the objective stops being bounded below).
 
 A solution is **valid** when the iteration converged, ``V_hat + lam > 0``, the prox is
-single-valued at ``V`` (Tukey ``V < 5/4``, Cauchy ``V < 8``) and the replicon is below 1.
+single-valued at ``V`` (Tukey ``V < 5/4``, Cauchy ``V < 8``) and the replicon is below 1 (for a
+convex loss with ``lam >= 0`` the problem is convex and the replicon is at most 1; it equals 1 for
+the absolute loss at ``lam = 0``, which is accepted).
 Invalid solutions are returned flagged: their overlaps and errors are NaN (the last iterate is
 kept in ``last_iterate`` for diagnosis), never silently reported as numbers.
 """
@@ -166,14 +168,18 @@ def _solve(pb: _Problem, x0, damping: float, anderson: int, tol: float, max_iter
         scale = np.maximum(np.abs(x), 1e-8)
         if np.max(np.abs(fx) / scale) < tol:
             return x, True, it - 1, ""
-        step = mix * fx
+        damped = mix * fx
+        steps = []
         if dxs:
             dX, dF = np.array(dxs).T, np.array(dfs).T
             gamma, *_ = np.linalg.lstsq(dF, fx, rcond=None)
-            step = mix * fx - (dX + mix * dF) @ gamma
+            steps.append(damped - (dX + mix * dF) @ gamma)
+        # the Anderson step, else the damped one, else the damped one shortened until the
+        # candidate lies in the domain of the map
+        steps.extend(damped * 0.5**k for k in range(40))
         new, fnew = None, None
         reason = ""
-        for _ in range(40):  # backtrack into the domain of the map
+        for j, step in enumerate(steps):
             cand = x + step
             try:
                 if not np.all(np.isfinite(cand)) or cand[1] <= 0:
@@ -182,8 +188,8 @@ def _solve(pb: _Problem, x0, damping: float, anderson: int, tol: float, max_iter
                 new = cand
                 break
             except _Invalid as e:
-                reason = str(e)
-                step = 0.5 * step
+                if j > 0 or not dxs:
+                    reason = str(e)
                 dxs.clear()
                 dfs.clear()
         if new is None:
@@ -218,7 +224,8 @@ def _starts(pb: _Problem, init) -> list[tuple[str, tuple[float, float, float]]]:
         return [("informed", informed), ("uninformed", uninformed)]
     vals = tuple(float(v) for v in init)
     if len(vals) != 3 or not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"`init` must be 'auto', 'informed', 'uninformed' or a finite (m, q, V), got {init!r}")
+        raise ValueError("`init` must be 'auto', 'informed', 'uninformed' or a finite (m, q, V), "
+                         f"got {init!r}")
     return [("given", vals), ("informed", informed), ("uninformed", uninformed)]
 
 
@@ -305,7 +312,10 @@ def _finish(pb: _Problem, model, x, converged, n_iter, reason, *, start: str) ->
         problems.append(reason)
     if converged and not single:
         problems.append(f"prox multivalued (V = {V:.6g} >= {pb.vmax:.6g})")
-    if converged and not (replicon < 1):
+    # a convex problem (convex loss, lam >= 0) is replica-symmetric: its replicon is <= 1, and
+    # equals 1 for the absolute loss at lam = 0 (interpolated residuals); flag only numerical excess
+    convex = pb.loss.convex and pb.qfix is None and pb.lam >= 0
+    if converged and not (replicon < 1 or (convex and replicon <= 1 + 1e-8)):
         problems.append(f"replicon = {replicon:.6g} >= 1: the RS solution is unstable")
     valid = not problems
     if not valid:

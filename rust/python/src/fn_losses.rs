@@ -5,7 +5,7 @@ use crate::convert::vector;
 use crate::errors::to_pyerr;
 use crate::runtime::{pool, run};
 use hdcore_kernels::losses::{Loss, ProxChannel};
-use numpy::{IntoPyArray, PyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -23,6 +23,36 @@ fn positive(v: f64, name: &str) -> PyResult<f64> {
             "`{name}` must be finite and > 0, got {v}"
         )))
     }
+}
+
+/// Arrays shorter than this are processed on the calling thread, without the thread pool: the
+/// theory calls these functions with a few thousand quadrature nodes, where dispatching to the
+/// pool costs far more than the arithmetic.
+const SERIAL_BELOW: usize = 1 << 14;
+
+/// A 1-D float64 array checked finite; small arrays are checked serially.
+fn small_or_vector<'py>(
+    n_threads: Option<usize>,
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<PyReadonlyArray1<'py, f64>> {
+    if let Ok(arr) = obj.cast::<PyArray1<f64>>() {
+        if let Ok(ro) = arr.try_readonly() {
+            if let Ok(s) = ro.as_slice() {
+                if s.len() < SERIAL_BELOW {
+                    return if s.iter().all(|v| v.is_finite()) {
+                        Ok(ro)
+                    } else {
+                        Err(PyValueError::new_err(format!(
+                            "`{name}` contains NaN or infinity"
+                        )))
+                    };
+                }
+            }
+        }
+    }
+    let p = pool(n_threads)?;
+    vector::<f64>(&p, obj, name)
 }
 
 type Arrays2<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
@@ -43,9 +73,21 @@ fn loss_eval<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Arrays3<'py>> {
     let l = loss(name, param)?;
-    let p = pool(n_threads)?;
-    let r = vector::<f64>(&p, r, "r")?;
+    let r = small_or_vector(n_threads, r, "r")?;
     let rs = r.as_slice()?;
+    if rs.len() < SERIAL_BELOW {
+        let (mut a, mut b, mut c) = (Vec::with_capacity(rs.len()), Vec::new(), Vec::new());
+        b.reserve(rs.len());
+        c.reserve(rs.len());
+        for &x in rs {
+            let (u, v, w) = l.eval(x);
+            a.push(u);
+            b.push(v);
+            c.push(w);
+        }
+        return Ok((a.into_pyarray(py), b.into_pyarray(py), c.into_pyarray(py)));
+    }
+    let p = pool(n_threads)?;
     let (a, b, c) = run(py, |_| {
         let n = rs.len();
         let (mut a, mut b, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -68,9 +110,19 @@ fn loss_prox<'py>(
 ) -> PyResult<Arrays2<'py>> {
     let l = loss(name, param)?;
     let v = crate::convert::finite(v, "v", 0.0)?;
-    let p = pool(n_threads)?;
-    let delta = vector::<f64>(&p, delta, "delta")?;
+    let delta = small_or_vector(n_threads, delta, "delta")?;
     let ds = delta.as_slice()?;
+    if ds.len() < SERIAL_BELOW {
+        let (r, dr): (Vec<f64>, Vec<f64>) = ds
+            .iter()
+            .map(|&x| {
+                let p = l.prox(x, v);
+                (p.r, p.dr)
+            })
+            .unzip();
+        return Ok((r.into_pyarray(py), dr.into_pyarray(py)));
+    }
+    let p = pool(n_threads)?;
     let (r, dr) = run(py, |_| {
         let (mut r, mut dr) = (vec![0.0; ds.len()], vec![0.0; ds.len()]);
         l.prox_batch(&p, ds, v, &mut r, &mut dr)?;
