@@ -3,7 +3,7 @@
 ``hdcore list`` shows them; ``hdcore reproduce NAME`` writes ``NAME.png`` and ``NAME.csv``.
 """
 
-from hdcore.studies import spiked_matrix  # noqa: F401  (registers its studies)
+from hdcore.studies import robust_regression, spiked_matrix  # noqa: F401  (registers their studies)
 from hdcore.studies.base import STUDIES, Study, StudyOutput, get_study, register
 
 __all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register", "list_studies"]
