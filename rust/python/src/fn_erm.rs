@@ -4,7 +4,7 @@ use crate::convert::{vector, MatrixArg};
 use crate::fn_losses::loss;
 use crate::runtime::{pool, run};
 use hdcore_kernels::erm::{erm, Constraint, ErmOptions, ErmOutput};
-use hdcore_kernels::linalg::Scalar;
+use hdcore_kernels::linalg::{Dense, Scalar};
 use hdcore_kernels::models::regression::{contaminated_regression, Contamination};
 use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1};
@@ -158,9 +158,18 @@ fn erm_solve<'py>(
         n_restarts,
         seed,
     };
-    let op = xm.operator()?;
-    let op = &*op;
-    let out = run(py, |ctl| erm(&p, op, ys, l, constraint, ws, opts, ctl))?;
+    let err = |e: hdcore_kernels::KernelError| PyValueError::new_err(e.to_string());
+    let out = match &xm {
+        MatrixArg::D64(a) => {
+            let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
+            run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+        }
+        MatrixArg::D32(a) => {
+            let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
+            run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+        }
+        _ => return Err(PyValueError::new_err("`x` must be a dense 2-D array")),
+    };
     to_dict(py, out)
 }
 

@@ -90,7 +90,7 @@ pub(crate) fn strong_wolfe<F: FnMut(f64) -> (f64, f64)>(
 fn cubic(a: Point, b: Point) -> Option<f64> {
     let d1 = a.df + b.df - 3.0 * (a.f - b.f) / (a.t - b.t);
     let disc = d1 * d1 - a.df * b.df;
-    if !(disc >= 0.0) {
+    if disc.is_nan() || disc < 0.0 {
         return None;
     }
     let d2 = (b.t - a.t).signum() * disc.sqrt();

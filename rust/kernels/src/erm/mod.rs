@@ -35,10 +35,11 @@ mod objective;
 
 use crate::control::Interrupt;
 use crate::error::{ensure, KernelError, Result};
-use crate::linalg::{top_eigenpairs, LanczosOptions, LinearOperator};
+use crate::linalg::{top_eigenpairs, LanczosOptions};
 use crate::losses::Loss;
 use crate::rng::fill_standard_normal;
 use line_search::{strong_wolfe, AtMax, Search};
+pub use objective::Design;
 use objective::{dot, Data, Smooth};
 use rayon::ThreadPool;
 use std::collections::VecDeque;
@@ -142,7 +143,7 @@ pub struct ErmOutput {
     pub n_iter: usize,
     /// Objective evaluations (O(n) each).
     pub n_eval: usize,
-    /// Passes over `X` (two per iteration, two per Hessian product).
+    /// Passes over `X` (two per iteration; one per Hessian product for dense storage).
     pub n_pass: usize,
     /// Whether `grad_norm <= gtol`.
     pub converged: bool,
@@ -188,7 +189,7 @@ struct Solver<'a, O: ?Sized, I: ?Sized> {
     n_eval: usize,
 }
 
-impl<O: LinearOperator + ?Sized, I: Interrupt + ?Sized> Solver<'_, O, I> {
+impl<O: Design + ?Sized, I: Interrupt + ?Sized> Solver<'_, O, I> {
     fn pool(&self) -> &ThreadPool {
         self.data.pool
     }
@@ -308,7 +309,8 @@ impl<O: LinearOperator + ?Sized, I: Interrupt + ?Sized> Solver<'_, O, I> {
             }
             let mut p = two_loop(&s.g, &hist);
             let mut gp = dot(self.pool(), &s.g, &p);
-            if !(gp < 0.0) {
+            // not a descent direction (or NaN): restart from steepest descent
+            if gp.is_nan() || gp >= 0.0 {
                 hist.clear();
                 p = s.g.iter().map(|v| -v).collect();
                 gp = -dot(self.pool(), &s.g, &s.g);
@@ -432,7 +434,6 @@ impl<O: LinearOperator + ?Sized, I: Interrupt + ?Sized> Solver<'_, O, I> {
         fill_standard_normal(pool, self.opts.seed, domain::HESSIAN, &mut v0);
         let mut full = vec![0.0; d];
         let mut out_full = vec![0.0; d];
-        let mut tmp_n = vec![0.0; n];
         let data = &mut self.data;
         let op = |v: &[f64], out: &mut [f64]| -> Result<()> {
             full[..m].copy_from_slice(v);
@@ -440,9 +441,7 @@ impl<O: LinearOperator + ?Sized, I: Interrupt + ?Sized> Solver<'_, O, I> {
                 full[d - 1] = 0.0;
                 reflect(&mut full);
             }
-            data.forward(&full, &mut tmp_n)?;
-            tmp_n.iter_mut().zip(&d2).for_each(|(a, b)| *a *= b);
-            data.backward(&tmp_n, &mut out_full)?;
+            data.gram(&d2, &full, &mut out_full)?;
             out_full
                 .iter_mut()
                 .zip(&full)
@@ -527,7 +526,8 @@ fn two_loop(g: &[f64], hist: &VecDeque<(Vec<f64>, Vec<f64>, f64)>) -> Vec<f64> {
 }
 
 /// Solve the ERM problem (see the module docs) from `w0` on the data `x` (`n x d`, any
-/// [`LinearOperator`]) and labels `y`.
+/// [`Design`]: dense storage, or any [`crate::linalg::LinearOperator`] given a `Design` impl) and
+/// labels `y`.
 #[allow(clippy::too_many_arguments)]
 pub fn erm<O, I>(
     pool: &ThreadPool,
@@ -540,7 +540,7 @@ pub fn erm<O, I>(
     ctl: &I,
 ) -> Result<ErmOutput>
 where
-    O: LinearOperator + ?Sized,
+    O: Design + ?Sized,
     I: Interrupt + ?Sized,
 {
     opts.validate()?;
@@ -579,7 +579,11 @@ where
             let k_max = (-ABSOLUTE_SMOOTHING.log10()).round() as i32;
             (0..=k_max)
                 .map(|k| {
-                    let gtol = if k == k_max { opts.gtol } else { opts.gtol.max(1e-5) };
+                    let gtol = if k == k_max {
+                        opts.gtol
+                    } else {
+                        opts.gtol.max(1e-5)
+                    };
                     (Smooth::absolute(10f64.powi(-k)), gtol)
                 })
                 .collect()
@@ -628,7 +632,7 @@ where
         loop {
             let (hmin, v, conv) = solver.hessian_min(&state)?;
             hessian = (hmin, conv);
-            if !(hmin < 0.0) {
+            if hmin.is_nan() || hmin >= 0.0 {
                 break;
             }
             if loss.grows_quadratically() {

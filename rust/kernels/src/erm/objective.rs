@@ -7,8 +7,9 @@
 //! trial step of the line search costs O(n) and no pass over `X`: an L-BFGS iteration streams
 //! `X` exactly twice (`X p` and `X^T rho'`).
 
-use crate::error::Result;
-use crate::linalg::LinearOperator;
+use crate::error::{ensure, Result};
+use crate::linalg::simd::{axpy, dot as simd_dot};
+use crate::linalg::{Dense, LinearOperator, Scalar};
 use crate::losses::Loss;
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -49,6 +50,90 @@ impl Smooth {
     }
 }
 
+/// Rows per task of the fused weighted Gram product.
+const GRAM_BLOCK: usize = 256;
+
+/// A design matrix for ERM: a [`LinearOperator`] that can also apply its weighted Gram matrix
+/// `X^T diag(c) X` (the Hessian of the data term, up to `1/d`).
+pub trait Design: LinearOperator {
+    /// `out = X^T diag(c) X v` (default: a pass with `X`, a pass with `X^T`).
+    fn weighted_gram(
+        &self,
+        pool: &ThreadPool,
+        c: &[f64],
+        v: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        let mut t = vec![0.0; self.nrows()];
+        self.apply(pool, v, &mut t)?;
+        t.iter_mut().zip(c).for_each(|(a, b)| *a *= b);
+        self.apply_t(pool, &t, out)
+    }
+
+    /// Passes over `X` one [`Design::weighted_gram`] costs.
+    fn gram_passes(&self) -> usize {
+        2
+    }
+}
+
+/// Dense storage fuses the two passes: each row is read once, `t = x_mu . v`, then
+/// `out += c_mu t x_mu` while the row is in cache. Fixed blocks of rows give partial vectors
+/// summed in block order (thread-count independent).
+impl<T: Scalar> Design for Dense<'_, T> {
+    fn weighted_gram(
+        &self,
+        pool: &ThreadPool,
+        c: &[f64],
+        v: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        let (n, d) = (self.nrows(), self.ncols());
+        ensure(c.len() == n, "c", || {
+            format!("has length {}, expected {n}", c.len())
+        })?;
+        ensure(v.len() == d && out.len() == d, "v", || {
+            format!(
+                "v and out must have length {d}, got {} and {}",
+                v.len(),
+                out.len()
+            )
+        })?;
+        let partials: Vec<Vec<f64>> = pool.install(|| {
+            (0..n.div_ceil(GRAM_BLOCK))
+                .into_par_iter()
+                .map(|b| {
+                    let mut p = vec![0.0; d];
+                    let rows = b * GRAM_BLOCK..((b + 1) * GRAM_BLOCK).min(n);
+                    for (i, &ci) in rows.clone().zip(&c[rows]) {
+                        let row = self.row(i);
+                        let t = ci * simd_dot(row, v);
+                        if t != 0.0 {
+                            axpy(t, row, &mut p);
+                        }
+                    }
+                    p
+                })
+                .collect()
+        });
+        pool.install(|| {
+            out.par_chunks_mut(512).enumerate().for_each(|(s, oc)| {
+                let j0 = s * 512;
+                oc.fill(0.0);
+                for p in &partials {
+                    for (k, o) in oc.iter_mut().enumerate() {
+                        *o += p[j0 + k];
+                    }
+                }
+            })
+        });
+        Ok(())
+    }
+
+    fn gram_passes(&self) -> usize {
+        1
+    }
+}
+
 /// The data of an ERM problem.
 pub(crate) struct Data<'a, O: ?Sized> {
     pub pool: &'a ThreadPool,
@@ -59,7 +144,7 @@ pub(crate) struct Data<'a, O: ?Sized> {
     pub passes: usize,
 }
 
-impl<O: LinearOperator + ?Sized> Data<'_, O> {
+impl<O: Design + ?Sized> Data<'_, O> {
     pub fn n(&self) -> usize {
         self.y.len()
     }
@@ -78,6 +163,15 @@ impl<O: LinearOperator + ?Sized> Data<'_, O> {
         self.x.apply_t(self.pool, u, out)?;
         self.passes += 1;
         let s = self.inv_sqrt_d;
+        out.iter_mut().for_each(|o| *o *= s);
+        Ok(())
+    }
+
+    /// `out = X^T diag(c) X v / d`.
+    pub fn gram(&mut self, c: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+        self.x.weighted_gram(self.pool, c, v, out)?;
+        self.passes += self.x.gram_passes();
+        let s = self.inv_sqrt_d * self.inv_sqrt_d;
         out.iter_mut().for_each(|o| *o *= s);
         Ok(())
     }

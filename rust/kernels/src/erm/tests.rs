@@ -2,7 +2,7 @@ use super::*;
 use crate::control::Never;
 use crate::linalg::Dense;
 use crate::models::regression::{contaminated_regression, Contamination};
-use crate::threads::pool;
+use crate::threads::{pool, ThreadPool};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 
@@ -268,10 +268,25 @@ fn absolute_loss_matches_iteratively_reweighted_least_squares() {
     }
     let f_irls = objective(&pr, Loss::Absolute, lam, &w);
     let f_erm = objective(&pr, Loss::Absolute, lam, &out.w);
-    assert!(f_erm <= f_irls + 1e-5 * f_irls, "{f_erm} vs {f_irls}");
+    // The smoothing huber_a/a differs from |r| by a/2 beyond a and less inside, so the smoothed
+    // minimiser is suboptimal by at most a/2 per residual that is below a at either point: about
+    // (number of interpolated residuals, <= d) x a.
     assert!(
-        (f_erm - f_irls).abs() < 1e-4 * f_irls,
+        f_irls <= f_erm + 1e-8 * f_irls,
+        "IRLS {f_irls} vs ERM {f_erm}"
+    );
+    assert!(
+        f_erm - f_irls <= d as f64 * ABSOLUTE_SMOOTHING,
         "{f_erm} vs {f_irls}"
+    );
+    let dw = w
+        .iter()
+        .zip(&out.w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        dw < 20.0 * ABSOLUTE_SMOOTHING,
+        "max |w_erm - w_irls| = {dw}"
     );
 }
 
@@ -304,4 +319,72 @@ fn bad_arguments_are_errors() {
         1
     )
     .is_err());
+}
+
+/// The default (two-pass) weighted Gram product, for comparison with the fused one.
+struct TwoPass<'a>(Dense<'a, f64>);
+
+impl crate::linalg::LinearOperator for TwoPass<'_> {
+    fn nrows(&self) -> usize {
+        self.0.nrows()
+    }
+    fn ncols(&self) -> usize {
+        self.0.ncols()
+    }
+    fn apply(&self, pool: &ThreadPool, x: &[f64], y: &mut [f64]) -> Result<()> {
+        self.0.apply(pool, x, y)
+    }
+    fn apply_t(&self, pool: &ThreadPool, x: &[f64], y: &mut [f64]) -> Result<()> {
+        self.0.apply_t(pool, x, y)
+    }
+}
+
+impl Design for TwoPass<'_> {}
+
+#[test]
+fn fused_weighted_gram_matches_two_passes_for_any_thread_count() {
+    let pr = problem(1500, 70, 10);
+    let op = Dense::new(&pr.x, pr.n, pr.d).unwrap();
+    let c: Vec<f64> = (0..pr.n).map(|i| ((i as f64) * 0.3).sin()).collect();
+    let v: Vec<f64> = (0..pr.d).map(|i| ((i as f64) * 0.7).cos()).collect();
+    let mut fused1 = vec![0.0; pr.d];
+    let mut fused2 = vec![0.0; pr.d];
+    let mut slow = vec![0.0; pr.d];
+    op.weighted_gram(&pool(Some(1)).unwrap(), &c, &v, &mut fused1)
+        .unwrap();
+    op.weighted_gram(&pool(Some(2)).unwrap(), &c, &v, &mut fused2)
+        .unwrap();
+    TwoPass(op)
+        .weighted_gram(&pool(Some(2)).unwrap(), &c, &v, &mut slow)
+        .unwrap();
+    assert_eq!(fused1, fused2);
+    for (a, b) in fused1.iter().zip(&slow) {
+        assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()));
+    }
+    // generic operators run the solver too (two passes per Hessian product)
+    let out = erm(
+        &pool(Some(2)).unwrap(),
+        &TwoPass(op),
+        &pr.y,
+        Loss::Huber { a: 1.0 },
+        Constraint::Ridge { lam: 0.3 },
+        &vec![0.0; pr.d],
+        ErmOptions::default(),
+        &Never,
+    )
+    .unwrap();
+    let fast = solve(
+        &pr,
+        Loss::Huber { a: 1.0 },
+        Constraint::Ridge { lam: 0.3 },
+        &vec![0.0; pr.d],
+        2,
+    )
+    .unwrap();
+    assert_eq!(out.w, fast.w);
+    assert!((out.hessian_min - fast.hessian_min).abs() < 1e-9 * fast.hessian_min);
+    let mut short = vec![0.0; 3];
+    assert!(op
+        .weighted_gram(&pool(Some(1)).unwrap(), &c, &v, &mut short)
+        .is_err());
 }

@@ -680,10 +680,10 @@ mod tests {
         let p = pool(Some(1)).unwrap();
         let mut short = vec![0.0; 3];
         assert!(loss
-            .prox_batch(&p, &delta, 0.7, &mut short, &mut vec![0.0; 3])
+            .prox_batch(&p, &delta, 0.7, &mut short, &mut [0.0; 3])
             .is_err());
         assert!(loss
-            .prox_batch(&p, &delta[..3], -1.0, &mut short, &mut vec![0.0; 3])
+            .prox_batch(&p, &delta[..3], -1.0, &mut short, &mut [0.0; 3])
             .is_err());
     }
 }
