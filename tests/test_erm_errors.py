@@ -122,3 +122,32 @@ def test_prox_is_finite_and_stationary_for_any_variance(loss, param, v, delta):
     assert np.isfinite(r[0])
     # a stationary point of rho(r) + (delta - r)^2/(2v) (the global minimiser when multivalued)
     assert abs(r[0] + v * d1[0] - delta) <= 1e-9 * (1 + abs(delta))
+
+
+def test_interrupt_reaches_a_running_erm():
+    """Ctrl-C (SIGINT) stops the Rust L-BFGS promptly with KeyboardInterrupt (GIL released,
+    interrupt polled on the calling thread): one absolute-loss solve here takes ~10 s (hundreds
+    of iterations of the smoothed problem), the interrupt must land within a few seconds."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import hdcore\n"
+        "from hdcore.models import ContaminatedRegression\n"
+        "s = ContaminatedRegression(d=1000, alpha=10, eps=0.1, delta_in=0.1, delta_out=1.0).sample(0)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    hdcore.algorithms.erm(s, 'absolute', 0.01, hessian_check=False)\n"
+        "    print('finished', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    t0 = time.perf_counter()
+    p.send_signal(2)
+    out, _ = p.communicate(timeout=60)
+    assert "interrupted" in out
+    assert time.perf_counter() - t0 < 5.0

@@ -197,6 +197,9 @@ def _solve(pb: _Problem, x0, damping: float, anderson: int, tol: float, max_iter
         stuck = stuck + 1 if reason else 0
         if stuck >= 25:
             return new, False, it, f"the iteration is pushed out of the domain: {reason}"
+        if new[2] > 1e8:
+            return new, False, it, (f"V diverges (V = {new[2]:.3g}): no isolated minimiser, e.g. "
+                                    "alpha <= 1 at lam = 0 (interpolation)")
         dxs.append(new - x)
         dfs.append(fnew - fx)
         if len(dxs) > anderson:
