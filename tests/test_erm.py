@@ -144,3 +144,14 @@ def test_warm_start_from_the_solution_converges_immediately():
     again = erm(s, "tukey(2.0)", 0.3, init=r.estimate)
     assert again.n_iter <= 1
     assert np.allclose(again.estimate, r.estimate, atol=1e-10)
+
+
+def test_sphere_fast_and_open_paths_agree():
+    s = ContaminatedRegression(d=200, alpha=8, eps=0.1, delta_in=0.1, delta_out=1.0).sample(7)
+    fast = erm(s, "cauchy(1.0)", q=0.9)
+    slow = erm(s, "cauchy(1.0)", q=0.9, open_path=True)
+    assert np.max(np.abs(fast.estimate - slow.estimate)) < 1e-5
+    assert fast.lam_effective == pytest.approx(slow.lam_effective, rel=1e-6)
+    # tangent-space Hessian: both Lanczos runs bound the same smallest eigenvalue within 1e-2
+    assert fast.hessian_min == pytest.approx(slow.hessian_min, rel=2e-2)
+    assert fast.local_minimum and slow.local_minimum

@@ -278,13 +278,16 @@ def _open_path(sample, loss: Loss, lam, q, w0, opts, seed, n_threads) -> dict:
         _, _, d2 = loss.eval(y - matvec(x, w, n_threads=n_threads) / s)
         u = w / np.linalg.norm(w) if radius is not None and np.any(w) else None
 
+        # on the sphere: P H P on the tangent space, and a large eigenvalue (above the tangent
+        # spectrum, bounded by n/d max rho'' ~ (1 + sqrt(n/d))^2) on the radial direction
+        radial = 10.0 * (1 + np.sqrt(n / d)) ** 2 * max(1.0, float(np.max(np.abs(d2)))) + abs(lam_eff)
+
         def neg_h(v):
+            vt = v if u is None else v - (u @ v) * u
+            hv = matvec(x, d2 * matvec(x, vt, n_threads=n_threads), transpose=True, n_threads=n_threads) / d
+            hv = hv + lam_eff * vt
             if u is not None:
-                v = v - (u @ v) * u
-            hv = matvec(x, d2 * matvec(x, v, n_threads=n_threads), transpose=True, n_threads=n_threads) / d
-            hv = hv + lam_eff * v
-            if u is not None:  # tangent space only: push the radial direction to the bottom
-                hv = hv - (u @ hv) * u + (u @ v) * u * (1e3 * (1 + abs(lam_eff)) + 10 * n / d)
+                hv = hv - (u @ hv) * u + radial * (u @ v) * u
             return -hv
 
         e = top_eigenpairs(neg_h, 1, n=d, seed=seed, tol=opts["hessian_tol"], raise_on_failure=False)
