@@ -103,9 +103,10 @@ def test_sphere_constraint_holds_and_matches_its_theory():
     r = erm(s, "tukey(2.0)", q=0.8)
     assert r.converged and r.q == pytest.approx(0.8, abs=1e-10)
     fp = erm_fixed_point(s.model, "tukey(2.0)", q=0.8, teacher_norm=s.teacher_norm)
-    # d = 500: per-seed fluctuations of m about 0.008 (0.0055 at d = 1000, scaled by sqrt 2)
-    assert r.m == pytest.approx(fp.m, abs=0.04)
-    assert r.lam_effective == pytest.approx(fp.lam, abs=0.3)
+    # d = 500, seeds 6-9 measured: |m - m_theory| <= 0.001 (q is fixed, so m barely fluctuates)
+    # and |lam_eff - lam_theory| <= 0.07 for lam ~ 0.7-1.1; tolerances about twice those
+    assert r.m == pytest.approx(fp.m, abs=0.005)
+    assert r.lam_effective == pytest.approx(fp.lam, abs=0.15)
     assert r.local_minimum
 
 

@@ -135,7 +135,7 @@ def test_tuned_robust_losses_beat_the_square_loss_and_stay_valid():
     tuk = tune(m, "tukey(2.0)")
     for r in (hub, tuk):
         assert r.success and r.fixed_point.valid
-        assert r.fixed_point.replicon < 1 and r.fixed_point.V < r.fixed_point.V + 1
+        assert r.fixed_point.replicon < 1 and r.fixed_point.prox_single_valued
         assert r.value < sq.value
     assert tuk.fixed_point.V < 1.25
     # tuning more cannot be worse than a fixed parameter
