@@ -1,6 +1,7 @@
 """Algorithms: they take a sample (with its planted truth) and report overlaps with the truth."""
 
 from hdcore.algorithms.amp import AMPResult, amp
+from hdcore.algorithms.erm import ERMResult, erm
 from hdcore.algorithms.factorised_gd import (
     GDResult,
     NuclearNormResult,
@@ -12,6 +13,12 @@ from hdcore.algorithms.factorised_gd import (
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
 from hdcore.algorithms.spectral import PCAResult, pca
 
-__all__ = ["amp", "AMPResult", "pca", "PCAResult"]
-__all__ += ["GDResult", "GampRieResult", "NuclearNormResult", "RidgeResult", "factorised_gd",
-            "gamp_rie", "nuclear_norm", "ridge"]
+__all__ = [
+    # spiked matrix models
+    "amp", "AMPResult", "pca", "PCAResult",
+    # matrix sensing
+    "gamp_rie", "GampRieResult", "factorised_gd", "GDResult", "nuclear_norm",
+    "NuclearNormResult", "ridge", "RidgeResult",
+    # empirical risk minimisation
+    "erm", "ERMResult",
+]

@@ -8,8 +8,17 @@ from hdcore.models.matrix_sensing import (
     QuadraticNetwork,
     Wishart,
 )
-from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
+from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
+from hdcore.models.spiked import (
+    SpikedWigner,
+    SpikedWignerSample,
+    SpikedWishart,
+    SpikedWishartSample,
+)
 
-__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
-__all__ += ["BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
-            "QuadraticNetwork", "Wishart"]
+__all__ = [
+    "SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample",
+    "BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
+    "QuadraticNetwork", "Wishart",
+    "ContaminatedRegression", "ContaminatedRegressionSample",
+]

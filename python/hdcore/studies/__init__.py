@@ -3,9 +3,10 @@
 ``hdcore list`` shows them; ``hdcore reproduce NAME`` writes ``NAME.png`` and ``NAME.csv``.
 """
 
-from hdcore.studies import (
-    matrix_sensing,  # noqa: F401  (registers its studies)
-    spiked_matrix,  # noqa: F401  (registers its studies)
+from hdcore.studies import (  # noqa: F401  (each module registers its studies)
+    matrix_sensing,
+    robust_regression,
+    spiked_matrix,
 )
 from hdcore.studies.base import STUDIES, Study, StudyOutput, get_study, register
 

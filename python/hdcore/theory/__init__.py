@@ -2,6 +2,7 @@
 
 from hdcore.theory import matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
+from hdcore.theory.erm import ERMFixedPoint, TuneResult, erm_fixed_point, ridge_closed_form, tune
 from hdcore.theory.low_rank import (
     FixedPoints,
     StateEvolution,
@@ -27,3 +28,4 @@ __all__ = [
     "SensingFixedPoint",
     "perfect_recovery_threshold",
 ]
+__all__ += ["ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune"]

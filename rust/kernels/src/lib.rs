@@ -7,8 +7,10 @@
 
 pub mod amp;
 pub mod control;
+pub mod erm;
 pub mod error;
 pub mod linalg;
+pub mod losses;
 pub mod models;
 pub mod priors;
 pub mod rmt;

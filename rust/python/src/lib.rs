@@ -4,7 +4,9 @@
 mod convert;
 mod errors;
 mod fn_amp;
+mod fn_erm;
 mod fn_linalg;
+mod fn_losses;
 mod fn_models;
 mod fn_priors;
 mod fn_random;
@@ -31,5 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_amp::register(m)?;
     fn_rmt::register(m)?;
     fn_sensing::register(m)?;
+    fn_losses::register(m)?;
+    fn_erm::register(m)?;
     Ok(())
 }

@@ -1,3 +1,4 @@
 //! Data generators with a planted truth.
 
+pub mod regression;
 pub mod spiked;
