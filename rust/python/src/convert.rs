@@ -90,18 +90,32 @@ fn dense<'py, T: Element + Scalar>(
     pool: &ThreadPool,
     arr: &Bound<'py, PyArray2<T>>,
     name: &str,
+    check_finite: bool,
 ) -> PyResult<PyReadonlyArray2<'py, T>> {
     let ro = arr
         .try_readonly()
         .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
     let s = ro.as_slice().map_err(|_| contiguous_error(name))?;
-    if !all_finite(pool, s) {
+    if check_finite && !all_finite(pool, s) {
         return Err(nonfinite_error(name));
     }
     Ok(ro)
 }
 
 impl<'py> MatrixArg<'py> {
+    /// Like [`MatrixArg::extract`] for a dense matrix but without its finiteness scan (one
+    /// extra pass over the matrix). Only for a single product whose output is checked instead:
+    /// a NaN or infinite entry makes the product of its row (or column) non-finite.
+    pub fn extract_lazy(pool: &ThreadPool, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
+        if let Ok(a) = obj.cast::<PyArray2<f64>>() {
+            Ok(Self::D64(dense(pool, a, name, false)?))
+        } else if let Ok(a) = obj.cast::<PyArray2<f32>>() {
+            Ok(Self::D32(dense(pool, a, name, false)?))
+        } else {
+            Self::extract(pool, obj, None, name)
+        }
+    }
+
     /// Extract `obj` (a 2-D array, or a 1-D packed array when `packed_n` is given).
     pub fn extract(
         pool: &ThreadPool,
@@ -112,9 +126,9 @@ impl<'py> MatrixArg<'py> {
         match packed_n {
             None => {
                 if let Ok(a) = obj.cast::<PyArray2<f64>>() {
-                    Ok(Self::D64(dense(pool, a, name)?))
+                    Ok(Self::D64(dense(pool, a, name, true)?))
                 } else if let Ok(a) = obj.cast::<PyArray2<f32>>() {
-                    Ok(Self::D32(dense(pool, a, name)?))
+                    Ok(Self::D32(dense(pool, a, name, true)?))
                 } else {
                     Err(PyTypeError::new_err(format!(
                         "`{name}` must be a 2-D numpy array of float64 or float32, got {}",

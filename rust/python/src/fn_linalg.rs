@@ -22,7 +22,10 @@ fn matvec<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let p = pool(n_threads)?;
-    let a = MatrixArg::extract(&p, a, packed_n, "a")?;
+    let a = match packed_n {
+        None => MatrixArg::extract_lazy(&p, a, "a")?,
+        Some(_) => MatrixArg::extract(&p, a, packed_n, "a")?,
+    };
     let x = vector::<f64>(&p, x, "x")?;
     let (r, c) = a.shape();
     let (nin, nout) = if transpose { (r, c) } else { (c, r) };
@@ -44,6 +47,12 @@ fn matvec<'py>(
         }
         Ok(y)
     })?;
+    // x is finite, so a non-finite product means a non-finite entry of `a` (or an overflow).
+    if !y.iter().all(|v| v.is_finite()) {
+        return Err(PyValueError::new_err(
+            "`a` contains NaN or infinity (or the product overflowed)",
+        ));
+    }
     Ok(y.into_pyarray(py))
 }
 

@@ -13,10 +13,20 @@ use rayon::ThreadPool;
 
 /// Rows handled by one task of [`gemv`].
 const ROW_BLOCK: usize = 8;
-/// Width of a column strip of [`gemv_t`] (a strip of `y` stays in L1).
+/// Width of the strips in which partial vectors are reduced.
 const STRIP: usize = 512;
-/// Rows per partial sum of [`gemv_t`] when there are too few strips to share.
-const TALL_BLOCK: usize = 2048;
+/// At most this many partial vectors in a transposed product...
+const MAX_PARTIALS: usize = 64;
+/// ...holding together at most this many float64 (256 MiB).
+const PARTIAL_BUDGET: usize = 1 << 25;
+
+/// Number of row blocks of a transposed product: a function of the shape only (never of the
+/// thread count), enough to keep many threads busy, bounded in memory.
+fn partial_blocks(m: usize, n: usize) -> usize {
+    let by_rows = m.div_ceil(64);
+    let by_memory = (PARTIAL_BUDGET / n.max(1)).max(1);
+    MAX_PARTIALS.min(by_rows).min(by_memory).max(1)
+}
 /// Number of element-balanced blocks of the packed symmetric mat-vec.
 const SYM_BLOCKS: usize = 32;
 
@@ -96,35 +106,24 @@ impl<T: Scalar> LinearOperator for Dense<'_, T> {
     fn apply_t(&self, pool: &ThreadPool, x: &[f64], y: &mut [f64]) -> Result<()> {
         check_dims(x, y, self.nrows, self.ncols)?;
         let (m, n) = (self.nrows, self.ncols);
-        if n >= 4 * STRIP {
-            // Column strips: each y entry is accumulated by one task, rows in order.
-            pool.install(|| {
-                y.par_chunks_mut(STRIP).enumerate().for_each(|(s, ys)| {
-                    ys.fill(0.0);
-                    let j0 = s * STRIP;
-                    for (i, &xi) in x.iter().enumerate() {
-                        axpy(xi, &self.data[i * n + j0..i * n + j0 + ys.len()], ys);
+        // Fixed row blocks (chosen from the shape only) each accumulate a partial vector
+        // while streaming their rows contiguously; the partials are summed in block order.
+        let nblocks = partial_blocks(m, n);
+        let rows_per = m.div_ceil(nblocks).max(1);
+        let partials: Vec<Vec<f64>> = pool.install(|| {
+            (0..nblocks)
+                .into_par_iter()
+                .map(|b| {
+                    let mut p = vec![0.0; n];
+                    let rows = (b * rows_per).min(m)..((b + 1) * rows_per).min(m);
+                    for (i, &xi) in rows.clone().zip(&x[rows]) {
+                        axpy(xi, self.row(i), &mut p);
                     }
+                    p
                 })
-            });
-        } else {
-            // Tall matrix: fixed row blocks give partial vectors, summed in block order.
-            let nblocks = m.div_ceil(TALL_BLOCK).max(1);
-            let partials: Vec<Vec<f64>> = pool.install(|| {
-                (0..nblocks)
-                    .into_par_iter()
-                    .map(|b| {
-                        let mut p = vec![0.0; n];
-                        let rows = b * TALL_BLOCK..((b + 1) * TALL_BLOCK).min(m);
-                        for (i, &xi) in rows.clone().zip(&x[rows]) {
-                            axpy(xi, self.row(i), &mut p);
-                        }
-                        p
-                    })
-                    .collect()
-            });
-            sum_partials(pool, &partials, y);
-        }
+                .collect()
+        });
+        sum_partials(pool, &partials, y);
         Ok(())
     }
 }
