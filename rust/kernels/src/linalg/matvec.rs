@@ -93,10 +93,28 @@ impl<T: Scalar> LinearOperator for Dense<'_, T> {
             y.fill(0.0);
             return Ok(());
         }
+        let x32: Vec<f32> = if T::WANTS_F32_X {
+            x.iter().map(|&v| v as f32).collect()
+        } else {
+            Vec::new()
+        };
+        let x32 = &x32[..];
         pool.install(|| {
             y.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(b, yb)| {
-                for (k, yi) in yb.iter_mut().enumerate() {
-                    *yi = dot(self.row(b * ROW_BLOCK + k), x);
+                let r0 = b * ROW_BLOCK;
+                // groups of four rows share each load of x; the rest one by one
+                let full = yb.len() - yb.len() % 4;
+                for g in (0..full).step_by(4) {
+                    let rows = [
+                        self.row(r0 + g),
+                        self.row(r0 + g + 1),
+                        self.row(r0 + g + 2),
+                        self.row(r0 + g + 3),
+                    ];
+                    yb[g..g + 4].copy_from_slice(&T::dot4_rows(rows, x, x32));
+                }
+                for (k, yi) in yb.iter_mut().enumerate().skip(full) {
+                    *yi = dot(self.row(r0 + k), x);
                 }
             })
         });

@@ -8,13 +8,26 @@
 
 /// Storage element type of a matrix: `f64` or `f32`.
 pub trait Scalar: Copy + Send + Sync + 'static {
+    /// Whether products want the vector in float32 too (see [`Scalar::dot4_rows`]).
+    const WANTS_F32_X: bool = false;
     /// Widen to f64.
     fn to_f64(self) -> f64;
     /// Round from f64.
     fn from_f64(x: f64) -> Self;
+    /// Dot products of four rows with `x` (`x32` is `x` rounded to float32 when
+    /// [`Scalar::WANTS_F32_X`], else empty). float64 storage accumulates in float64; float32
+    /// storage multiplies in float32 (the precision of its storage) over blocks of 128
+    /// elements whose partial sums are accumulated in float64.
+    fn dot4_rows(rows: [&[Self]; 4], x: &[f64], x32: &[f32]) -> [f64; 4]
+    where
+        Self: Sized;
 }
 
 impl Scalar for f64 {
+    #[inline(always)]
+    fn dot4_rows(rows: [&[f64]; 4], x: &[f64], _x32: &[f32]) -> [f64; 4] {
+        dot4(rows, x)
+    }
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
@@ -26,6 +39,11 @@ impl Scalar for f64 {
 }
 
 impl Scalar for f32 {
+    const WANTS_F32_X: bool = true;
+    #[inline(always)]
+    fn dot4_rows(rows: [&[f32]; 4], _x: &[f64], x32: &[f32]) -> [f64; 4] {
+        dot4_f32(rows, x32)
+    }
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
@@ -74,6 +92,98 @@ macro_rules! kernels {
                 }
             }
             acc[0] + tail
+        }
+
+        /// Four dot products with the same `x`, reading each `x` element once for four rows.
+        #[inline(always)]
+        pub fn dot4<T: crate::linalg::simd::Scalar>(rows: [&[T]; 4], x: &[f64]) -> [f64; 4] {
+            const W: usize = 8;
+            let n = x.len();
+            let [r0, r1, r2, r3] = rows;
+            let (r0, r1, r2, r3) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+            let mut acc = [[0.0f64; W]; 4];
+            let it = r0
+                .chunks_exact(W)
+                .zip(r1.chunks_exact(W))
+                .zip(r2.chunks_exact(W).zip(r3.chunks_exact(W)))
+                .zip(x.chunks_exact(W));
+            for (((c0, c1), (c2, c3)), cx) in it {
+                for k in 0..W {
+                    acc[0][k] = madd(c0[k].to_f64(), cx[k], acc[0][k]);
+                    acc[1][k] = madd(c1[k].to_f64(), cx[k], acc[1][k]);
+                    acc[2][k] = madd(c2[k].to_f64(), cx[k], acc[2][k]);
+                    acc[3][k] = madd(c3[k].to_f64(), cx[k], acc[3][k]);
+                }
+            }
+            let start = n - n % W;
+            let mut out = [0.0f64; 4];
+            for (r, row) in [r0, r1, r2, r3].iter().enumerate() {
+                let a = &acc[r];
+                let mut t = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+                for k in start..n {
+                    t = madd(row[k].to_f64(), x[k], t);
+                }
+                out[r] = t;
+            }
+            out
+        }
+
+        #[inline(always)]
+        fn madd32(a: f32, b: f32, c: f32) -> f32 {
+            if $fma {
+                a.mul_add(b, c)
+            } else {
+                a * b + c
+            }
+        }
+
+        /// [`dot4`] for float32 rows and a float32 `x`: float32 products over blocks of 128
+        /// elements, block sums accumulated in float64.
+        #[inline(always)]
+        pub fn dot4_f32(rows: [&[f32]; 4], x: &[f32]) -> [f64; 4] {
+            const W: usize = 16;
+            const BLOCK: usize = 128;
+            let n = x.len();
+            let mut tot = [0.0f64; 4];
+            let mut start = 0;
+            while start < n {
+                let end = (start + BLOCK).min(n);
+                let xb = &x[start..end];
+                let [r0, r1, r2, r3] = rows;
+                let (r0, r1, r2, r3) = (
+                    &r0[start..end],
+                    &r1[start..end],
+                    &r2[start..end],
+                    &r3[start..end],
+                );
+                let mut acc = [[0.0f32; W]; 4];
+                let it = r0
+                    .chunks_exact(W)
+                    .zip(r1.chunks_exact(W))
+                    .zip(r2.chunks_exact(W).zip(r3.chunks_exact(W)))
+                    .zip(xb.chunks_exact(W));
+                for (((c0, c1), (c2, c3)), cx) in it {
+                    for k in 0..W {
+                        acc[0][k] = madd32(c0[k], cx[k], acc[0][k]);
+                        acc[1][k] = madd32(c1[k], cx[k], acc[1][k]);
+                        acc[2][k] = madd32(c2[k], cx[k], acc[2][k]);
+                        acc[3][k] = madd32(c3[k], cx[k], acc[3][k]);
+                    }
+                }
+                let tail = (end - start) - (end - start) % W;
+                for (r, row) in [r0, r1, r2, r3].iter().enumerate() {
+                    let mut t = 0.0f64;
+                    for v in acc[r] {
+                        t += v as f64;
+                    }
+                    for k in tail..(end - start) {
+                        t += (row[k] as f64) * (xb[k] as f64);
+                    }
+                    tot[r] += t;
+                }
+                start = end;
+            }
+            tot
         }
 
         #[inline(always)]
@@ -136,6 +246,14 @@ mod avx2 {
         inner::dot(a, x)
     }
     #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot4<T: Scalar>(rows: [&[T]; 4], x: &[f64]) -> [f64; 4] {
+        inner::dot4(rows, x)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32]) -> [f64; 4] {
+        inner::dot4_f32(rows, x)
+    }
+    #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy<T: Scalar>(alpha: f64, a: &[T], y: &mut [f64]) {
         inner::axpy(alpha, a, y)
     }
@@ -161,6 +279,28 @@ pub fn dot<T: Scalar>(a: &[T], x: &[f64]) -> f64 {
         return unsafe { avx2::dot(a, x) };
     }
     portable::dot(a, x)
+}
+
+/// Dot products of four rows (each at least `x.len()` long) with `x`, reading `x` once.
+#[inline]
+pub fn dot4<T: Scalar>(rows: [&[T]; 4], x: &[f64]) -> [f64; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { avx2::dot4(rows, x) };
+    }
+    portable::dot4(rows, x)
+}
+
+/// [`dot4`] for float32 rows with a float32 vector (see [`Scalar::dot4_rows`]).
+#[inline]
+pub fn dot4_f32(rows: [&[f32]; 4], x: &[f32]) -> [f64; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { avx2::dot4_f32(rows, x) };
+    }
+    portable::dot4_f32(rows, x)
 }
 
 /// `y[k] += alpha * a[k]` over the common length.
@@ -203,6 +343,17 @@ mod tests {
             assert!((d - naive).abs() < 1e-9);
             for k in 0..n {
                 assert!((y[k] - (1.0 + 2.0 * a[k])).abs() < 1e-12);
+            }
+            for v in dot4([&a, &a, &a, &a], &x)
+                .into_iter()
+                .chain(dot4([&a32, &a32, &a32, &a32], &x))
+            {
+                assert!((v - naive).abs() < 1e-9);
+            }
+            // float32 products: exact here (small integers and halves)
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            for v in dot4_f32([&a32, &a32, &a32, &a32], &x32) {
+                assert!((v - naive).abs() < 1e-9);
             }
             let mut z = vec![1.0; n];
             axpy(-1.0, &a32, &mut z);
