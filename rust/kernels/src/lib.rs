@@ -12,6 +12,7 @@ pub mod linalg;
 pub mod models;
 pub mod priors;
 pub mod rng;
+pub mod sgd;
 pub mod threads;
 
 pub use error::{KernelError, Result};

@@ -8,6 +8,7 @@ mod fn_linalg;
 mod fn_models;
 mod fn_priors;
 mod fn_random;
+mod fn_sgd;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_priors::register(m)?;
     fn_models::register(m)?;
     fn_amp::register(m)?;
+    fn_sgd::register(m)?;
     Ok(())
 }
