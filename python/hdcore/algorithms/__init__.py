@@ -4,3 +4,6 @@ from hdcore.algorithms.amp import AMPResult, amp
 from hdcore.algorithms.spectral import PCAResult, pca
 
 __all__ = ["amp", "AMPResult", "pca", "PCAResult"]
+from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd  # noqa: E402
+
+__all__ += ["online_sgd", "OnlineSGDResult"]

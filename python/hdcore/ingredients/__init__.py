@@ -10,3 +10,14 @@ from hdcore.ingredients.priors import (
 )
 
 __all__ = ["Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior"]
+from hdcore.ingredients.activations import (  # noqa: E402
+    Activation,
+    AttentionTarget,
+    ScalarTarget,
+    get_activation,
+    get_target,
+    positional_semantic_matrix,
+)
+
+__all__ += ["Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
+            "positional_semantic_matrix"]

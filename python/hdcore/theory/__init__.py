@@ -22,3 +22,21 @@ __all__ = [
     "information_theoretic_threshold",
     "state_evolution",
 ]
+from hdcore.theory.sgd import (  # noqa: E402
+    REGIONS,
+    SGDODE,
+    SIE,
+    AttentionLandscape,
+    LossDerivatives,
+    PhaseDiagram,
+    attention_landscape,
+    population_loss,
+    population_loss_derivatives,
+    positional_semantic_phase_diagram,
+    sequence_information_exponent,
+    sgd_ode,
+)
+
+__all__ += ["REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
+            "attention_landscape", "population_loss", "population_loss_derivatives",
+            "positional_semantic_phase_diagram", "sequence_information_exponent", "sgd_ode"]
