@@ -135,8 +135,31 @@ def _tied_moments(model, student, loss, rule, m, e, q=1.0):
     z = m * rule.zs + sig * rule.eta + s * e
     val, g = loss_and_grad(model, student, rule.zs, z, loss)
     w = rule.w
-    return (float(w @ val), float(w @ (g * rule.zs).sum(-1)), float(w @ (g * rule.eta).sum(-1)),
-            float(w @ (g @ s)), float(w @ (g * z).sum(-1)), float(w @ (g * g).sum(-1)))
+    shift, extra = _noise_terms(model, student, z, loss)
+    return (float(w @ val) + shift, float(w @ (g * rule.zs).sum(-1)),
+            float(w @ (g * rule.eta).sum(-1)), float(w @ (g @ s)), float(w @ (g * z).sum(-1)),
+            float(w @ ((g * g).sum(-1) + extra.sum(-1))))
+
+
+def _noise_terms(model, student, z, loss):
+    """Label noise ``y = f*(z*) + sigma xi``: with ``g = J^T c (yhat - y)`` (``c = 1`` squared,
+    ``2/n_out`` mse) the noise averages out of the drift and adds ``c^2 sigma^2 ||J^T||^2``
+    to ``E g g^T`` and ``sigma^2 n_out/2`` (squared) or ``sigma^2`` (mse) to the loss.
+    Returns the loss shift and the per-token extra ``E g_l^2``."""
+    sigma = model.noise
+    if sigma == 0.0:
+        return 0.0, np.zeros_like(z)
+    if loss == "frobenius":
+        raise ValueError("`loss`: the theory with label noise supports 'squared' and 'mse'")
+    n_out = model.n_out
+    c = 1.0 if loss == "squared" else 2.0 / n_out
+    extra = np.zeros_like(z)
+    for k in range(n_out):
+        r = np.zeros(z.shape[:-1] + (n_out,))
+        r[..., k] = 1.0
+        extra += student.backprop(z, r) ** 2
+    shift = 0.5 * sigma**2 * n_out if loss == "squared" else sigma**2
+    return shift, (c * sigma) ** 2 * extra
 
 
 def population_loss(model: SequenceSingleIndex, student, m, e=0.0, *, loss: str = "squared",
@@ -274,7 +297,8 @@ def _untied_moments(model, student, loss, rule, m, q):
     z = m * rule.zs + sig * rule.eta
     val, g = loss_and_grad(model, student, rule.zs, z, loss)
     w = rule.w
-    return float(w @ val), w @ (g * rule.zs), w @ (g * z), w @ (g * g)
+    shift, extra = _noise_terms(model, student, z, loss)
+    return float(w @ val) + shift, w @ (g * rule.zs), w @ (g * z), w @ (g * g + extra)
 
 
 def _untied_rhs(model, student, loss, rule, lr, batch, spherical):
