@@ -53,3 +53,16 @@ def amp_wishart(x: Matrix, beta: float, prior_name: str, u0: F64, *, rho: float 
                 truth_u: F64 | None = None, truth_v: F64 | None = None, n_iter: int = 100,
                 damping: float = 0.0, tol: float = 1e-12,
                 n_threads: int | None = None) -> dict[str, Any]: ...
+
+# online SGD (sequence single-index models, attention)
+def sgd_simulate(spec: dict[str, Any], d: int, lr: float, steps: int, seed: int,
+                 runs: list[int], *, batch: int = 1, spherical: bool = True,
+                 record: list[int] = ..., stop_overlap: float | None = None,
+                 m0: float | None = None, e0: float | None = None, mode: str = "full",
+                 return_weights: bool = False,
+                 n_threads: int | None = None) -> list[dict[str, Any]]: ...
+def sgd_eval(spec: dict[str, Any], zs: npt.NDArray[np.float64],
+             z: npt.NDArray[np.float64]) -> dict[str, Any]: ...
+def sgd_teacher(d: int, seed: int, run_index: int, positional: bool = False,
+                n_threads: int | None = None) -> tuple[F64, F64]: ...
+def sgd_rng_throughput(n: int = ..., n_threads: int | None = None) -> float: ...

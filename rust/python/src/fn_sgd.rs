@@ -174,7 +174,16 @@ fn sgd_teacher<'py>(py: Python<'py>, d: usize, seed: u64, run_index: u64, positi
     Ok((ws.into_pyarray(py), pv.into_pyarray(py)))
 }
 
+/// Standard normals per second of the hot loop's sampler (the RNG bound of the full mode).
+#[pyfunction]
+#[pyo3(signature = (n=1 << 26, n_threads=None))]
+fn sgd_rng_throughput(py: Python<'_>, n: usize, n_threads: Option<usize>) -> PyResult<f64> {
+    let p = pool(n_threads)?;
+    run(py, |_| Ok(full::rng_throughput(&p, n)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sgd_rng_throughput, m)?)?;
     m.add_function(wrap_pyfunction!(sgd_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(sgd_eval, m)?)?;
     m.add_function(wrap_pyfunction!(sgd_teacher, m)?)?;

@@ -155,6 +155,7 @@ struct RunState<'a> {
     ws: Vec<f64>,
     p: Vec<f64>,
     parts: Vec<f64>,
+    tot: Vec<f64>,
     step: u64,
     update: bool,
     alpha: f64,
@@ -250,6 +251,7 @@ impl<'a> RunState<'a> {
             ws,
             p,
             parts: vec![0.0; n_chunks(d) * nst],
+            tot: vec![0.0; nst],
             step: 0,
             update: false,
             alpha: 1.0,
@@ -325,11 +327,20 @@ impl<'a> RunState<'a> {
 
     /// Reduce the pass, record, stop or compute the gradient of the freshly drawn samples.
     fn after(&mut self, return_weights: bool) -> Result<()> {
-        let (k, nt, nst) = (self.blocks, self.ntok, self.nst());
-        let mut tot = vec![0.0; nst];
+        let nst = self.nst();
+        let mut tot = std::mem::take(&mut self.tot);
+        tot.iter_mut().for_each(|t| *t = 0.0);
         for p in self.parts.chunks(nst) {
             tot.iter_mut().zip(p).for_each(|(t, v)| *t += v);
         }
+        let result = self.finish_step(&tot, return_weights);
+        self.tot = tot;
+        result
+    }
+
+    /// The scalar part of a step: overlaps, record, stop, gradient of the fresh samples.
+    fn finish_step(&mut self, tot: &[f64], return_weights: bool) -> Result<()> {
+        let (k, nt) = (self.blocks, self.ntok);
         let (df, sd) = (self.d as f64, (self.d as f64).sqrt());
         let norm = tot[0];
         if !(norm.is_finite() && norm > 0.0) {
@@ -407,6 +418,29 @@ impl<'a> RunState<'a> {
         }
         Ok(())
     }
+}
+
+/// Throughput (standard normals per second) of the sampler of the hot loop: every task fills a
+/// [`CHUNK`]-sized buffer from its own stream, as one token of one chunk in [`simulate`] does,
+/// without the projections and updates. The bound of the full simulation is `B L d` normals per
+/// step at this rate.
+pub fn rng_throughput(pool: &ThreadPool, n: usize) -> f64 {
+    let chunks = n.div_ceil(CHUNK).max(1);
+    let t = std::time::Instant::now();
+    let total: f64 = pool.install(|| {
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let mut rng: Xoshiro256PlusPlus = stream(0, &[tags::DATA, u64::MAX, 0, c as u64]);
+                let mut buf = [0.0f64; CHUNK];
+                buf.iter_mut().for_each(|x| *x = StandardNormal.sample(&mut rng));
+                std::hint::black_box(&buf);
+                buf[c % CHUNK]
+            })
+            .sum()
+    });
+    std::hint::black_box(total);
+    (chunks * CHUNK) as f64 / t.elapsed().as_secs_f64()
 }
 
 /// Simulate the runs `runs` (each an index keying its own teacher, start and data streams).

@@ -60,6 +60,8 @@ struct Chain<'a> {
     a: Vec<f64>,
     b: Vec<f64>,
     c: Vec<f64>,
+    rho: Vec<f64>,
+    acc: Vec<[f64; 5]>,
     out: RunOutput,
 }
 
@@ -121,6 +123,8 @@ impl<'a> Chain<'a> {
             a: vec![0.0; n],
             b: vec![0.0; n],
             c: vec![0.0; n],
+            rho: vec![0.0; k],
+            acc: vec![[0.0; 5]; k],
             out: RunOutput::default(),
         })
     }
@@ -154,15 +158,19 @@ impl<'a> Chain<'a> {
         let (l, bsz) = (self.pb.len, self.o.batch);
         let df = self.o.d as f64;
         let k = self.m.len();
-        let rho: Vec<f64> = if self.tied {
-            vec![(self.q[0] - self.m[0] * self.m[0] - self.e * self.e).max(0.0).sqrt()]
+        if self.tied {
+            self.rho[0] = (self.q[0] - self.m[0] * self.m[0] - self.e * self.e).max(0.0).sqrt();
         } else {
-            self.m.iter().zip(&self.q).map(|(m, q)| (q - m * m).max(0.0).sqrt()).collect()
-        };
+            for ((r, m), q) in self.rho.iter_mut().zip(&self.m).zip(&self.q) {
+                *r = (q - m * m).max(0.0).sqrt();
+            }
+        }
+        let rho = std::mem::take(&mut self.rho);
+        let mut acc = std::mem::take(&mut self.acc);
+        acc.iter_mut().for_each(|a| *a = [0.0; 5]);
         let pe = self.pb.positional.as_deref();
         let mut loss = 0.0;
-        // per block: sum g a, sum g (b + s), sum g c, sum g z, sum g^2
-        let mut acc = vec![[0.0f64; 5]; k];
+        // per block (acc): sum g a, sum g (b + s), sum g c, sum g z, sum g^2
         for bi in 0..bsz {
             for i in 0..l {
                 let j = bi * l + i;
@@ -208,6 +216,8 @@ impl<'a> Chain<'a> {
             let sq = ac[0] * ac[0] + ac[1] * ac[1] + ac[2] * ac[2] + ac[4] * chi;
             self.q[blk] += -2.0 * h * ac[3] + h * h * sq;
         }
+        self.rho = rho;
+        self.acc = acc;
         let total: f64 = self.q.iter().sum();
         if !(total.is_finite() && total > 0.0) {
             return Err(crate::KernelError::Numerical { what: "online_sgd", reason: format!("the weights became non-finite at step {} (learning rate too large?)", self.step) });
