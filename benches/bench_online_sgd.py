@@ -26,9 +26,8 @@ import platform
 import threading
 import time
 
-import numpy as np
-
 import hdcore
+import numpy as np
 from hdcore import _core
 from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex
@@ -37,6 +36,10 @@ from hdcore.models import SequenceSingleIndex
 def rng_throughput(n_threads: int, n: int = 1 << 26, repeats: int = 3) -> float:
     """Standard normals per second of the Rust sampler of the hot loop (best of ``repeats``)."""
     return max(_core.sgd_rng_throughput(n, n_threads=n_threads) for _ in range(repeats))
+
+
+def _store(res: dict, draw, k: int) -> None:
+    res["x"] = draw(k)
 
 
 def numpy_sgd(d: int, L: int, steps: int, lr: float = 0.3, block: int = 64, seed: int = 0) -> float:
@@ -57,10 +60,10 @@ def numpy_sgd(d: int, L: int, steps: int, lr: float = 0.3, block: int = 64, seed
     nxt = draw(0)
     for b in range(nblocks):
         cur = nxt
-        res = {}
+        res: dict = {}
         th = None
         if b + 1 < nblocks:
-            th = threading.Thread(target=lambda k=b + 1: res.__setitem__("x", draw(k)))
+            th = threading.Thread(target=_store, args=(res, draw, b + 1))
             th.start()
         for k in range(min(block, steps - b * block)):
             X = cur[k]

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-
 from hdcore import _core
 from hdcore.algorithms import online_sgd
 from hdcore.ingredients import Activation, get_target, positional_semantic_matrix
@@ -19,20 +18,20 @@ from hdcore.models import (
 from hdcore.models.sequence import get_student, loss_and_grad
 
 CASES = [
-    (dict(L=3, target="staircase3"), "ssi", "squared"),
-    (dict(L=2, target="he2difference"), SSIStudent("z1z2"), "mse"),
-    (dict(L=3, target="z1z2z3"), TiedStudent("tanh"), "squared"),
-    (dict(L=4, target="he2sum"), UntiedStudent("relu"), "mse"),
-    (dict(L=2, target="mean"), TiedStudent("sigmoid"), "frobenius"),
-    (dict(L=1, target="z1"), TiedStudent("he2"), "squared"),
-    (dict(L=2, target="attention", positional="opposite", target_kw={"omega": 0.3, "a": 0.8}),
+    ({"L": 3, "target": "staircase3"}, "ssi", "squared"),
+    ({"L": 2, "target": "he2difference"}, SSIStudent("z1z2"), "mse"),
+    ({"L": 3, "target": "z1z2z3"}, TiedStudent("tanh"), "squared"),
+    ({"L": 4, "target": "he2sum"}, UntiedStudent("relu"), "mse"),
+    ({"L": 2, "target": "mean"}, TiedStudent("sigmoid"), "frobenius"),
+    ({"L": 1, "target": "z1"}, TiedStudent("he2"), "squared"),
+    ({"L": 2, "target": "attention", "positional": "opposite", "target_kw": {"omega": 0.3, "a": 0.8}},
      "attention", "squared"),
-    (dict(L=2, target="attention", target_kw={"omega": 0.6}), "attention", "frobenius"),
-    (dict(L=3, target="sum"), AttentionStudent("trace"), "squared"),
-    (dict(L=2, target="difference"),
+    ({"L": 2, "target": "attention", "target_kw": {"omega": 0.6}}, "attention", "frobenius"),
+    ({"L": 3, "target": "sum"}, AttentionStudent("trace"), "squared"),
+    ({"L": 2, "target": "difference"},
      AttentionStudent("bilinear", a=[0.6, 0.8], b=[1.0, -1.0]), "mse"),
-    (dict(L=3, target="attention",
-          target_kw={"omega": 0.5, "A": np.full((3, 3), 1.0 / 3.0)}), "attention", "squared"),
+    ({"L": 3, "target": "attention",
+          "target_kw": {"omega": 0.5, "A": np.full((3, 3), 1.0 / 3.0)}}, "attention", "squared"),
 ]
 
 

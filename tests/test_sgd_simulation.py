@@ -3,11 +3,10 @@ law of the full simulation, and the simulator's Monte-Carlo loss is the quadratu
 
 import numpy as np
 import pytest
-from scipy.stats import ks_2samp
-
 from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex, TiedStudent, UntiedStudent
 from hdcore.theory import population_loss
+from scipy.stats import ks_2samp
 
 ATTENTION = SequenceSingleIndex(d=1000, L=2, target="attention", positional="opposite",
                                 target_kw={"omega": 0.3, "a": 1.0})
@@ -16,7 +15,7 @@ ATTENTION = SequenceSingleIndex(d=1000, L=2, target="attention", positional="opp
 @pytest.mark.parametrize("mode", ["full", "reduced"])
 def test_trajectories_identical_for_one_and_two_threads(mode):
     model = SequenceSingleIndex(d=5000, L=3, target="staircase2", noise=0.1)
-    kw = dict(seed=3, n_runs=3, m0=0.2, record=20, batch=2, mode=mode)
+    kw = {"seed": 3, "n_runs": 3, "m0": 0.2, "record": 20, "batch": 2, "mode": mode}
     a = online_sgd(model, TiedStudent("tanh"), 0.4, 3000, n_threads=1, return_weights=True, **kw)
     b = online_sgd(model, TiedStudent("tanh"), 0.4, 3000, n_threads=2, return_weights=True, **kw)
     np.testing.assert_array_equal(a.m, b.m)
@@ -53,10 +52,10 @@ def test_early_stop_records_the_escape_step():
 
 CASES = [
     # attention with positional encoding, prescribed start, squared loss
-    (ATTENTION, "attention", dict(lr=0.5, steps=3000, m0=0.3, e0=0.3)),
+    (ATTENTION, "attention", {"lr": 0.5, "steps": 3000, "m0": 0.3, "e0": 0.3}),
     # untied network, random start, mini-batch and label noise, mse loss
     (SequenceSingleIndex(d=1000, L=2, target="sum", noise=0.3), UntiedStudent("tanh"),
-     dict(lr=0.4, steps=2000, batch=2, loss="mse")),
+     {"lr": 0.4, "steps": 2000, "batch": 2, "loss": "mse"}),
 ]
 
 

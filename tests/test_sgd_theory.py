@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
-
 from hdcore.algorithms import online_sgd
 from hdcore.models import AttentionStudent, SequenceSingleIndex, TiedStudent, UntiedStudent
 from hdcore.theory import (
@@ -17,6 +15,7 @@ from hdcore.theory import (
     sequence_information_exponent,
     sgd_ode,
 )
+from scipy.integrate import solve_ivp
 
 ATTN0 = SequenceSingleIndex(d=10, L=2, target="attention", positional="opposite",
                             target_kw={"omega": 0.0})
@@ -94,11 +93,11 @@ def test_full_simulation_at_d_20000_follows_the_ode(model, student, lr, t_max, m
 
 @pytest.mark.parametrize("model,student,kw", [
     (SequenceSingleIndex(d=20000, L=2, target="attention", positional="opposite",
-                         target_kw={"omega": 0.3}), AttentionStudent(), dict(m0=0.2, e0=0.2)),
-    (SequenceSingleIndex(d=20000, L=3, target="sum"), UntiedStudent(), dict(m0=0.1)),
-    (SequenceSingleIndex(d=20000, L=2, target="z1z2"), "ssi", dict(m0=0.4, batch=3)),
+                         target_kw={"omega": 0.3}), AttentionStudent(), {"m0": 0.2, "e0": 0.2}),
+    (SequenceSingleIndex(d=20000, L=3, target="sum"), UntiedStudent(), {"m0": 0.1}),
+    (SequenceSingleIndex(d=20000, L=2, target="z1z2"), "ssi", {"m0": 0.4, "batch": 3}),
     (SequenceSingleIndex(d=20000, L=2, target="sum"), TiedStudent("tanh"),
-     dict(m0=0.1, spherical=False)),
+     {"m0": 0.1, "spherical": False}),
 ])
 def test_reduced_chain_mean_follows_the_ode(model, student, kw):
     """Mean of 100 reduced runs at d = 20000 vs the ODE (positional overlap, untied blocks,

@@ -1,9 +1,7 @@
 """Algorithms: they take a sample (with its planted truth) and report overlaps with the truth."""
 
 from hdcore.algorithms.amp import AMPResult, amp
+from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
 
-__all__ = ["amp", "AMPResult", "pca", "PCAResult"]
-from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd  # noqa: E402
-
-__all__ += ["online_sgd", "OnlineSGDResult"]
+__all__ = ["amp", "AMPResult", "pca", "PCAResult", "online_sgd", "OnlineSGDResult"]

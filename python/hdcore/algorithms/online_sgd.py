@@ -29,7 +29,7 @@ from hdcore._validation import as_array, check_choice, check_int, check_real
 from hdcore.models.sequence import LOSSES, SequenceSingleIndex, Student, get_student
 from hdcore.random import as_seed
 
-__all__ = ["online_sgd", "OnlineSGDResult", "log_schedule"]
+__all__ = ["OnlineSGDResult", "log_schedule", "online_sgd"]
 
 
 def log_schedule(steps: int, n: int) -> np.ndarray:

@@ -1,5 +1,13 @@
 """Ingredients shared by algorithms and theory: priors, channels, losses, quadrature."""
 
+from hdcore.ingredients.activations import (
+    Activation,
+    AttentionTarget,
+    ScalarTarget,
+    get_activation,
+    get_target,
+    positional_semantic_matrix,
+)
 from hdcore.ingredients.priors import (
     Gaussian,
     Prior,
@@ -9,15 +17,6 @@ from hdcore.ingredients.priors import (
     get_prior,
 )
 
-__all__ = ["Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior"]
-from hdcore.ingredients.activations import (  # noqa: E402
-    Activation,
-    AttentionTarget,
-    ScalarTarget,
-    get_activation,
-    get_target,
-    positional_semantic_matrix,
-)
-
-__all__ += ["Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
-            "positional_semantic_matrix"]
+__all__ = ["Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
+           "Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
+           "positional_semantic_matrix"]

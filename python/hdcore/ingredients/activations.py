@@ -18,13 +18,13 @@ import numpy as np
 from hdcore._validation import as_array, check_real
 
 __all__ = [
-    "Activation",
     "ACTIVATIONS",
-    "get_activation",
-    "Target",
-    "ScalarTarget",
-    "AttentionTarget",
     "TARGETS",
+    "Activation",
+    "AttentionTarget",
+    "ScalarTarget",
+    "Target",
+    "get_activation",
     "get_target",
     "positional_semantic_matrix",
     "softmax_rows",

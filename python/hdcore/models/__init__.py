@@ -1,9 +1,6 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
-from hdcore.models.spiked import SpikedWigner, SpikedWignerSample, SpikedWishart, SpikedWishartSample
-
-__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample"]
-from hdcore.models.sequence import (  # noqa: E402
+from hdcore.models.sequence import (
     AttentionStudent,
     SequenceSample,
     SequenceSingleIndex,
@@ -11,6 +8,13 @@ from hdcore.models.sequence import (  # noqa: E402
     TiedStudent,
     UntiedStudent,
 )
+from hdcore.models.spiked import (
+    SpikedWigner,
+    SpikedWignerSample,
+    SpikedWishart,
+    SpikedWishartSample,
+)
 
-__all__ += ["SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
-            "AttentionStudent"]
+__all__ = ["SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample",
+           "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
+           "AttentionStudent"]

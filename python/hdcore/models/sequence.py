@@ -48,15 +48,15 @@ from hdcore.ingredients.activations import (
 from hdcore.random import as_seed, spawn
 
 __all__ = [
-    "SequenceSingleIndex",
-    "SequenceSample",
-    "Student",
+    "LOSSES",
+    "AttentionStudent",
     "SSIStudent",
+    "SequenceSample",
+    "SequenceSingleIndex",
+    "Student",
     "TiedStudent",
     "UntiedStudent",
-    "AttentionStudent",
     "get_student",
-    "LOSSES",
     "loss_and_grad",
 ]
 
@@ -220,7 +220,7 @@ class SSIStudent(Student):
         if self.function is not None:
             return self
         if not isinstance(model.target, ScalarTarget):
-            raise ValueError("the SSI student needs a scalar function (give `function`)")
+            raise TypeError("the SSI student needs a scalar function (give `function`)")
         return SSIStudent(model.target)
 
     def output(self, z):
@@ -342,9 +342,9 @@ def get_student(student, model: SequenceSingleIndex) -> Student:
                          f"target outputs {model.n_out}")
     if student.untied and model.positional is not None:
         raise ValueError("`positional`: the untied student takes no positional encoding")
-    if isinstance(student, AttentionStudent) and student.readout == "bilinear":
-        if student.a.shape != (model.L,) or student.b.shape != (model.L,):
-            raise ValueError(f"read-out vectors `a`, `b` must have length L = {model.L}")
+    if (isinstance(student, AttentionStudent) and student.readout == "bilinear"
+            and (student.a.shape != (model.L,) or student.b.shape != (model.L,))):
+        raise ValueError(f"read-out vectors `a`, `b` must have length L = {model.L}")
     return student
 
 

@@ -37,7 +37,7 @@ from hdcore.theory import (
     sgd_ode,
 )
 
-__all__ = ["SSISGDStudy", "AttentionPositionalSemanticStudy"]
+__all__ = ["AttentionPositionalSemanticStudy", "SSISGDStudy"]
 
 #: (label, target, L, lr, m0, t_max): SIE 1, 2, 3
 TRAJ = (("SIE 1: z1 + z1 z2", "staircase2", 2, 0.3, 0.0, 4.0),

@@ -1,4 +1,5 @@
-"""Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
+"""Theory: state evolution, replica free entropies, random-matrix predictions, thresholds,
+SGD ODEs and population landscapes."""
 
 from hdcore.theory.bbp import BBP, bbp
 from hdcore.theory.low_rank import (
@@ -10,19 +11,7 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution,
 )
-
-__all__ = [
-    "BBP",
-    "bbp",
-    "FixedPoints",
-    "StateEvolution",
-    "algorithmic_threshold",
-    "fixed_points",
-    "free_entropy",
-    "information_theoretic_threshold",
-    "state_evolution",
-]
-from hdcore.theory.sgd import (  # noqa: E402
+from hdcore.theory.sgd import (
     REGIONS,
     SGDODE,
     SIE,
@@ -37,6 +26,26 @@ from hdcore.theory.sgd import (  # noqa: E402
     sgd_ode,
 )
 
-__all__ += ["REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
-            "attention_landscape", "population_loss", "population_loss_derivatives",
-            "positional_semantic_phase_diagram", "sequence_information_exponent", "sgd_ode"]
+__all__ = [
+    "BBP",
+    "bbp",
+    "FixedPoints",
+    "StateEvolution",
+    "algorithmic_threshold",
+    "fixed_points",
+    "free_entropy",
+    "information_theoretic_threshold",
+    "state_evolution",
+    "REGIONS",
+    "SGDODE",
+    "SIE",
+    "AttentionLandscape",
+    "LossDerivatives",
+    "PhaseDiagram",
+    "attention_landscape",
+    "population_loss",
+    "population_loss_derivatives",
+    "positional_semantic_phase_diagram",
+    "sequence_information_exponent",
+    "sgd_ode",
+]

@@ -57,18 +57,18 @@ from hdcore.models.sequence import (
 )
 
 __all__ = [
+    "REGIONS",
+    "SGDODE",
+    "SIE",
+    "AttentionLandscape",
+    "LossDerivatives",
+    "PhaseDiagram",
+    "attention_landscape",
     "population_loss",
     "population_loss_derivatives",
-    "LossDerivatives",
-    "sgd_ode",
-    "SGDODE",
-    "sequence_information_exponent",
-    "SIE",
-    "attention_landscape",
-    "AttentionLandscape",
     "positional_semantic_phase_diagram",
-    "PhaseDiagram",
-    "REGIONS",
+    "sequence_information_exponent",
+    "sgd_ode",
 ]
 
 #: largest tensor grid before falling back to Monte Carlo
@@ -281,7 +281,7 @@ def _tied_rhs(model, student, loss, rule, lr, batch, spherical):
     def rhs(_t, y):
         m, e = y[0], y[1]
         q = 1.0 if spherical else y[2]
-        R, G1, G2, S, Gz, V = _tied_moments(model, student, loss, rule, m, e, q)
+        _R, G1, G2, S, Gz, V = _tied_moments(model, student, loss, rule, m, e, q)
         sig = math.sqrt(max(q - m * m, 1e-300))
         dm = -lr * G1
         de = -lr * (e * G2 / sig + S)
@@ -616,7 +616,7 @@ def attention_landscape(a: float, omega: float, *, n_grid: int = 81, nodes: int 
     ph = _attention_parts(model, nodes, np.array([[0.0, 0.0], [h, 0.0], [0.0, h]]))
     hm, he = _hessian_origin(ph, A, np.array([omega]), h)
     H = np.diag([hm[0], he[0]])
-    vals, vecs = np.linalg.eigh(H)
+    _vals, vecs = np.linalg.eigh(H)
     mins = _count_minima(np.where(inside, Rg, np.inf), inside)
     k = np.nanargmin(Rg)
     gi = np.unravel_index(k, Rg.shape)
