@@ -105,22 +105,22 @@ def _grad_first(z):
 
 
 _FUN = {
-    # name: (min_len, value, gradient, polynomial degree)
+    # name: (min_len, value, gradient, largest degree in any single variable)
     "sum": (1, lambda z: z.sum(-1), lambda z: np.ones_like(z), 1),
     "mean": (1, lambda z: z.mean(-1), lambda z: np.ones_like(z) / z.shape[-1], 1),
     "z1": (1, lambda z: z[..., 0], _grad_first, 1),
     "z1z2": (2, lambda z: z[..., 0] * z[..., 1],
-             lambda z: _put(z, {0: z[..., 1], 1: z[..., 0]}), 2),
+             lambda z: _put(z, {0: z[..., 1], 1: z[..., 0]}), 1),
     "he2sum": (1, lambda z: ((z * z - 1.0) * _S).sum(-1), lambda z: np.sqrt(2.0) * z, 2),
     "z1z2z3": (3, lambda z: z[..., 0] * z[..., 1] * z[..., 2],
                lambda z: _put(z, {0: z[..., 1] * z[..., 2], 1: z[..., 0] * z[..., 2],
-                                  2: z[..., 0] * z[..., 1]}), 3),
+                                  2: z[..., 0] * z[..., 1]}), 1),
     "staircase2": (2, lambda z: z[..., 0] + z[..., 0] * z[..., 1],
-                   lambda z: _put(z, {0: 1.0 + z[..., 1], 1: z[..., 0]}), 2),
+                   lambda z: _put(z, {0: 1.0 + z[..., 1], 1: z[..., 0]}), 1),
     "staircase3": (3, lambda z: z[..., 0] * (1.0 + z[..., 1] + z[..., 1] * z[..., 2]),
                    lambda z: _put(z, {0: 1.0 + z[..., 1] + z[..., 1] * z[..., 2],
                                       1: z[..., 0] * (1.0 + z[..., 2]),
-                                      2: z[..., 0] * z[..., 1]}), 3),
+                                      2: z[..., 0] * z[..., 1]}), 1),
     "difference": (2, lambda z: z[..., 0] - z[..., 1],
                    lambda z: _put(z, {0: np.ones(z.shape[:-1]), 1: -np.ones(z.shape[:-1])}), 1),
     "he2difference": (2, lambda z: (z[..., 0] ** 2 - z[..., 1] ** 2) * _S,
@@ -160,8 +160,9 @@ class ScalarTarget(Target):
         return _FUN[self.name][0]
 
     @property
-    def degree(self) -> int:
-        """Polynomial degree (Gauss-Hermite with ``degree + 1`` nodes per axis is exact)."""
+    def variable_degree(self) -> int:
+        """Largest polynomial degree in any single variable (what tensor Gauss-Hermite
+        quadrature needs: ``n`` nodes per axis integrate degree ``2n - 1`` exactly)."""
         return _FUN[self.name][3]
 
     def n_out(self, L: int) -> int:

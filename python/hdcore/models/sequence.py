@@ -292,8 +292,8 @@ class AttentionStudent(Student):
     def n_out(self, L):
         return L * L if self.readout == "matrix" else 1
 
-    def output(self, z):
-        S = softmax_rows(z)
+    def output(self, z, S=None):
+        S = softmax_rows(z) if S is None else S
         L = z.shape[-1]
         if self.readout == "matrix":
             return S.reshape(*z.shape[:-1], L * L)
@@ -301,8 +301,8 @@ class AttentionStudent(Student):
             return (np.trace(S, axis1=-2, axis2=-1) / np.sqrt(L))[..., None]
         return np.einsum("i,...ij,j->...", self.a, S, self.b)[..., None]
 
-    def backprop(self, z, r):
-        S = softmax_rows(z)
+    def backprop(self, z, r, S=None):
+        S = softmax_rows(z) if S is None else S
         L = z.shape[-1]
         if self.readout == "matrix":
             G = r.reshape(*z.shape[:-1], L, L)
@@ -348,7 +348,8 @@ def get_student(student, model: SequenceSingleIndex) -> Student:
     return student
 
 
-def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str = "squared"):
+def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str = "squared",
+                  y=None):
     """Per-sample loss and ``d loss / d z`` (NumPy mirror of the Rust kernel).
 
     Parameters
@@ -356,14 +357,17 @@ def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str
     zs, z : arrays (..., L)
         Teacher and student projections.
     loss : {"squared", "mse", "frobenius"}
+    y : array (..., n_out), optional
+        ``model.target(zs)`` if already known (quadratures reuse it along a trajectory).
 
     Returns
     -------
     (loss, grad) : arrays of shapes ``(...)`` and ``(..., L)``.
     """
     check_choice(loss, "loss", LOSSES)
-    y = model.target(zs)
-    yhat = student.output(z)
+    y = model.target(zs) if y is None else y
+    S = softmax_rows(z) if isinstance(student, AttentionStudent) else None
+    yhat = student.output(z) if S is None else student.output(z, S)
     r = yhat - y
     sq = (r * r).sum(-1)
     n = r.shape[-1]
@@ -375,4 +379,4 @@ def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str
     else:
         val = np.sqrt(sq)
         r = r * np.where(val > 0, 1.0 / np.where(val > 0, val, 1.0), 0.0)[..., None]
-    return val, student.backprop(z, r)
+    return val, (student.backprop(z, r) if S is None else student.backprop(z, r, S))

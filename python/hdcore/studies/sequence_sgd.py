@@ -41,9 +41,11 @@ __all__ = ["AttentionPositionalSemanticStudy", "SSISGDStudy"]
 
 #: (label, target, L, lr, m0, t_max): SIE 1, 2, 3
 TRAJ = (("SIE 1: z1 + z1 z2", "staircase2", 2, 0.3, 0.0, 4.0),
-        ("SIE 2: z1 z2", "z1z2", 2, 0.5, 0.02, 8.0),
-        ("SIE 3: z1 z2 z3", "z1z2z3", 3, 0.2, 0.25, 12.0))
+        ("SIE 2: z1 z2", "z1z2", 2, 0.25, 0.05, 20.0),
+        ("SIE 3: z1 z2 z3", "z1z2z3", 3, 0.05, 0.3, 60.0))
 ESCAPE_LEVEL = 0.5
+#: learning rate and duration of the attention trajectories
+LR_ATT, T_ATT = 1.0, 80.0
 
 
 def _explode(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -53,7 +55,7 @@ def _explode(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 def _escape_lr(sie: int, d: int) -> float:
     """Learning rates of the escape-time panel: constant for SIE 1, 2; ``~ d^{-1/2}`` for
     SIE 3, where a constant rate lets the variance term win at ``m ~ d^{-1/2}``."""
-    return {1: 0.3, 2: 0.3, 3: 2.0 / math.sqrt(d)}[sie]
+    return {1: 0.3, 2: 0.25, 3: 0.1 / math.sqrt(d)}[sie]
 
 
 ESCAPE_TARGETS = {1: ("staircase2", 2), 2: ("z1z2", 2), 3: ("z1z2z3", 3)}
@@ -71,7 +73,7 @@ class SSISGDStudy(Study):
         return (1000, 10_000) if quick else (10_000, 100_000)
 
     def escape_dims(self, quick, sie):
-        hi = {1: 5.0, 2: 5.0, 3: 3.5} if not quick else {1: 4.0, 2: 4.0, 3: 3.0}
+        hi = {1: 5.0, 2: 5.0, 3: 3.5} if not quick else {1: 3.5, 2: 3.5, 3: 2.75}
         return np.unique(np.round(np.logspace(2.0, hi[sie], 4 if quick else 7)).astype(int))
 
     def lengths(self, quick):
@@ -92,7 +94,7 @@ class SSISGDStudy(Study):
             for d in self.escape_dims(quick, sie):
                 model = SequenceSingleIndex(d=int(d), L=L, target=target)
                 lr = _escape_lr(sie, d)
-                ode = sgd_ode(model, "ssi", lr, 50.0 * d ** max(sie - 2, 0) + 50.0,
+                ode = sgd_ode(model, "ssi", lr, 20.0 * d ** max(sie - 2, 0) + 50.0,
                               m0=1 / math.sqrt(d), n_points=400)
                 rows.append(pd.DataFrame({"panel": "escape", "series": f"SIE {sie}", "d": [d],
                                           "x": [d], "y": [ode.hitting_time(ESCAPE_LEVEL) * d]}))
@@ -110,7 +112,7 @@ class SSISGDStudy(Study):
         for i, (_, target, L, lr, m0, t_max) in enumerate(TRAJ):
             for d in self.dims(quick):
                 # full simulation at the smaller d except for SIE 3 (long); reduced otherwise
-                mode = "full" if d <= 10_000 and i < 2 else "reduced"
+                mode = "full" if d == min(self.dims(quick)) and i < 2 else "reduced"
                 pts.append({"panel": "trajectory", "series": TRAJ[i][0], "target": target,
                             "L": L, "lr": lr, "m0": m0, "t_max": t_max, "d": d, "mode": mode})
         for sie, (target, L) in ESCAPE_TARGETS.items():
@@ -134,7 +136,7 @@ class SSISGDStudy(Study):
         if panel == "escape":
             model = SequenceSingleIndex(d=d, L=L, target=target)
             sie = int(series.split()[-1])
-            cap = int(400 * d * max(d ** (sie - 2), 1) + 400 * d)
+            cap = int(20 * d * max(d ** (sie - 2), 1) + 50 * d)
             r = online_sgd(model, "ssi", lr, cap, seed=seed, n_runs=8, m0=1 / math.sqrt(d),
                            record=2, stop_overlap=ESCAPE_LEVEL, mode="reduced")
             esc = r.escape_step
@@ -177,7 +179,8 @@ class SSISGDStudy(Study):
                     for _, run in sim.groupby("replicate"):
                         ax.plot(run.x, run.y, "o" if k else "s", color=colors[lab], ms=2.5,
                                 alpha=0.6, mfc="none" if k else None,
-                                label=(f"sim d={d:.0e} ({run['mode'].iloc[0]})"
+                                label=(f"sim d={d:.0e} "
+                                       + ("(full; SIE 3 reduced)" if k == 0 else "(reduced)")
                                        if lab == TRAJ[0][0] and run.replicate.iloc[0] == 0
                                        else None))
             ax.set_xscale("symlog", linthresh=0.1)
@@ -242,10 +245,14 @@ class AttentionPositionalSemanticStudy(Study):
         return [round(max(oe - 0.15, 0.0), 3), round(0.5 * (oe + og), 3), round(min(og + 0.1, 1.0), 3)]
 
     def diagram(self, quick):
-        a = np.linspace(0.7, 1.0, 7 if quick else 16)
-        om = np.linspace(0.0, 1.0, 21 if quick else 51)
-        return positional_semantic_phase_diagram(a, om, n_grid=31 if quick else 61,
-                                                 nodes=8 if quick else 12)
+        """The phase diagram (computed once per study instance and setting)."""
+        cache = self.__dict__.setdefault("_diagrams", {})
+        if quick not in cache:
+            a = np.linspace(0.7, 1.0, 7 if quick else 16)
+            om = np.linspace(0.0, 1.0, 21 if quick else 51)
+            cache[quick] = positional_semantic_phase_diagram(a, om, n_grid=31 if quick else 61,
+                                                             nodes=8 if quick else 14)
+        return cache[quick]
 
     def n_seeds(self, quick=False):
         return 2 if quick else 4
@@ -261,16 +268,16 @@ class AttentionPositionalSemanticStudy(Study):
         rows.append(pd.DataFrame({"panel": "phase", "a": pd_.a, "omega": pd_.omega_global,
                                   "series": "omega_global", "x": np.nan, "y": np.nan}))
         for om in self.omegas(pd_):
-            ls = attention_landscape(self.a_traj, om, n_grid=41 if quick else 81,
-                                     nodes=8 if quick else 12)
+            ls = attention_landscape(self.a_traj, om, n_grid=31 if quick else 81,
+                                     nodes=8 if quick else 14)
             ok = np.isfinite(ls.loss)
             rows.append(pd.DataFrame({"panel": "landscape", "a": self.a_traj, "omega": om,
                                       "series": "R", "x": ls.e[ok], "y": ls.m[ok],
                                       "value": ls.loss[ok]}))
-            model = self.model(om, 10_000)
+            model = self.model(om, 1000)
             for m0, e0 in self.starts():
-                ode = sgd_ode(model, "attention", 0.5, 30.0 if quick else 60.0, m0=m0, e0=e0,
-                              nodes=8, n_points=150)
+                ode = sgd_ode(model, "attention", LR_ATT, T_ATT, m0=m0, e0=e0,
+                              nodes=10 if quick else 14, n_points=60, rtol=1e-4)
                 rows.append(pd.DataFrame({"panel": "ode", "a": self.a_traj, "omega": om,
                                           "series": f"start {m0},{e0}", "x": ode.e, "y": ode.m}))
         return pd.concat(rows, ignore_index=True)
@@ -283,17 +290,16 @@ class AttentionPositionalSemanticStudy(Study):
         return ((0.05, 0.05), (0.3, 0.05), (0.05, 0.3))
 
     def grid(self, quick=False):
-        pd_ = self.diagram(True)
-        return [{"omega": om, "m0": m0, "e0": e0, "d": 1000 if quick else 10_000}
+        pd_ = self.diagram(quick)
+        return [{"omega": om, "m0": m0, "e0": e0, "d": 1000,
+                 "mode": "reduced" if quick else "full"}
                 for om in self.omegas(pd_) for m0, e0 in self.starts()]
 
-    def simulate(self, seed, *, omega, m0, e0, d):
+    def simulate(self, seed, *, omega, m0, e0, d, mode):
         model = self.model(omega, d)
-        t_max = 30.0 if d <= 1000 else 60.0
-        mode = "full" if d <= 1000 else "reduced"
-        r = online_sgd(model, "attention", 0.5, int(t_max * d), seed=seed, m0=m0, e0=e0,
+        r = online_sgd(model, "attention", LR_ATT, int(T_ATT * d), seed=seed, m0=m0, e0=e0,
                        record=60, mode=mode)
-        return {"x": list(r.e[0]), "y": list(r.m[0]), "mode": mode}
+        return {"x": list(r.e[0]), "y": list(r.m[0])}
 
     def run_simulations(self, *, quick=False, seed=0, progress=True):
         df = super().run_simulations(quick=quick, seed=seed, progress=progress)
@@ -334,7 +340,7 @@ class AttentionPositionalSemanticStudy(Study):
             ax.set_xlabel("a")
             ax.set_ylabel("omega")
             ax.set_title("(a) phase diagram")
-            ax.legend(fontsize=5.5, loc="upper left")
+            ax.legend(fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.16))
             for ax, o in zip(axes[1:], oms):
                 land = theory[(theory.panel == "landscape") & (theory.omega == o)]
                 e, m, v = (land[c].to_numpy() for c in ("x", "y", "value"))

@@ -78,14 +78,16 @@ MC_SAMPLES = 1 << 18
 
 
 def _degree(model: SequenceSingleIndex, student) -> int | None:
-    """Polynomial degree of target and student (None if either is not a polynomial)."""
+    """Largest degree in any single variable of target and student (None if either is not a
+    polynomial). The integrands (``loss``, ``g z*``, ``g^2``) then have degree at most
+    ``4 deg`` per variable, integrated exactly by ``2 deg + 1`` Gauss-Hermite nodes per axis."""
     if not isinstance(model.target, ScalarTarget):
         return None
     if isinstance(student, SSIStudent):
-        return max(model.target.degree, student.function.degree)
+        return max(model.target.variable_degree, student.function.variable_degree)
     if isinstance(student, TiedStudent):
         deg = {"identity": 1, "square": 2, "he2": 2}.get(student.activation.name)
-        return None if deg is None else max(model.target.degree, deg)
+        return None if deg is None else max(model.target.variable_degree, deg)
     return None
 
 
@@ -94,6 +96,10 @@ class _Rule:
     zs: np.ndarray  # (n, L)
     eta: np.ndarray  # (n, L)
     w: np.ndarray  # (n,)
+    y: np.ndarray | None = None  # teacher output at zs (n, n_out)
+
+    def with_target(self, model) -> _Rule:
+        return _Rule(self.zs, self.eta, self.w, model.target(self.zs))
 
 
 def _rule(model, student, nodes: int | None, loss: str) -> _Rule:
@@ -121,7 +127,7 @@ def _prepare(model, student, loss, nodes):
         raise TypeError(f"`model` must be a SequenceSingleIndex, got {type(model).__name__}")
     student = get_student(student, model)
     check_choice(loss, "loss", LOSSES)
-    return student, _rule(model, student, nodes, loss)
+    return student, _rule(model, student, nodes, loss).with_target(model)
 
 
 def _s(model) -> np.ndarray:
@@ -133,7 +139,7 @@ def _tied_moments(model, student, loss, rule, m, e, q=1.0):
     s = _s(model)
     sig = math.sqrt(max(q - m * m, 0.0))
     z = m * rule.zs + sig * rule.eta + s * e
-    val, g = loss_and_grad(model, student, rule.zs, z, loss)
+    val, g = loss_and_grad(model, student, rule.zs, z, loss, rule.y)
     w = rule.w
     shift, extra = _noise_terms(model, student, z, loss)
     return (float(w @ val) + shift, float(w @ (g * rule.zs).sum(-1)),
@@ -295,7 +301,7 @@ def _tied_rhs(model, student, loss, rule, lr, batch, spherical):
 def _untied_moments(model, student, loss, rule, m, q):
     sig = np.sqrt(np.maximum(q - m * m, 0.0))
     z = m * rule.zs + sig * rule.eta
-    val, g = loss_and_grad(model, student, rule.zs, z, loss)
+    val, g = loss_and_grad(model, student, rule.zs, z, loss, rule.y)
     w = rule.w
     shift, extra = _noise_terms(model, student, z, loss)
     return float(w @ val) + shift, w @ (g * rule.zs), w @ (g * z), w @ (g * g + extra)
