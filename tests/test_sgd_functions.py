@@ -128,3 +128,12 @@ def test_core_rejects_bad_specs_without_panicking():
         _core.sgd_simulate(good, 3, 0.1, 5, 0, [0], mode="reduced")
     with pytest.raises(TypeError):
         _core.sgd_simulate({**good, "L": "two"}, 10, 0.1, 5, 0, [0])
+
+
+def test_impossible_memory_is_an_error_not_an_abort():
+    model = SequenceSingleIndex(d=10**12, L=4, target="sum")
+    with pytest.raises(ValueError, match="`d`"):
+        online_sgd(model, "ssi", 0.1, 1)
+    # the reduced mode does not care
+    r = online_sgd(model, "ssi", 0.1, 10, mode="reduced", m0=0.5)
+    assert r.m[0, 0] == 0.5

@@ -556,6 +556,17 @@ pub fn simulate<I: Interrupt + ?Sized>(
     ensure(opts.d <= (1u64 << 40), "d", || format!("is too large for the full simulation ({}); use mode='reduced'", opts.d))?;
     let d = opts.d as usize;
     let per_step = d * opts.batch * problem.len;
+    // Refuse (rather than abort on) allocations the machine cannot hold: weights (twice while
+    // set up), teacher, positional direction and token buffer of every run.
+    let floats = (3 * problem.blocks() + 2 + opts.batch * problem.len)
+        .checked_mul(d)
+        .and_then(|f| f.checked_mul(runs.len()))
+        .ok_or_else(|| crate::error::invalid("d", "is too large for the full simulation"))?;
+    let mut probe: Vec<f64> = Vec::new();
+    probe.try_reserve_exact(floats).map_err(|_| {
+        crate::error::invalid("d", format!("needs {:.1} GB for the full simulation; use mode='reduced'", floats as f64 * 8e-9))
+    })?;
+    drop(probe);
     let mut states = runs.iter().map(|&r| RunState::new(pool, problem, opts, seed, r)).collect::<Result<Vec<_>>>()?;
     let threads = pool.current_num_threads();
     if states.len() > 1 && (per_step < PER_RUN_THRESHOLD || n_chunks(d) < 2 * threads) {
