@@ -7,7 +7,7 @@
 //! 1. apply the update of step `k-1` with the tokens kept from the previous pass:
 //!    `v <- c_{k-1} v - sum_j beta_j x_j - gamma p` (this is `W_{k-1} - eta u_{k-1}`);
 //! 2. accumulate `||v||^2`, `v . w*` and `v . p` (the new overlaps);
-//! 3. draw the fresh tokens `x_j` of step `k` into the token buffer and accumulate their
+//! 3. draw the fresh tokens `x_j` of step `k` into the (float32) token buffer and accumulate their
 //!    projections `x_j . v` and `x_j . w*`.
 //!
 //! Per-chunk partial sums are reduced in chunk order, so the result is bit-identical for any
@@ -105,7 +105,7 @@ impl PassCtx<'_> {
     /// Steps 1-3 of the module docs on chunk `c`. With at most [`FUSE_MAX`] tokens per weight
     /// block, steps 1-2 are one vectorised loop over the (cache-resident) chunk; step 3 is a
     /// pure sampling loop followed by two vectorised dot products per token.
-    fn chunk(&self, c: usize, v: &mut [f64], buf: &mut [f64], ws: &[f64], p: &[f64], part: &mut [f64]) {
+    fn chunk(&self, c: usize, v: &mut [f64], buf: &mut [f32], ws: &[f64], p: &[f64], part: &mut [f64]) {
         let n = ws.len();
         let k = self.blocks;
         let per_block = self.ntok / k;
@@ -152,7 +152,10 @@ impl PassCtx<'_> {
                 let xb = &mut buf[j * n..(j + 1) * n];
                 // a pure sampling loop, then the projections (fusing them into the sampling
                 // loop measured 40% slower)
-                xb.iter_mut().for_each(|x| *x = StandardNormal.sample(&mut rng));
+                xb.iter_mut().for_each(|x| {
+                    let g: f64 = StandardNormal.sample(&mut rng);
+                    *x = g as f32;
+                });
                 part[2 + k + j] = dot(xb, vb);
                 part[2 + k + self.ntok + j] = dot(xb, ws);
             }
@@ -166,7 +169,7 @@ const FUSE_MAX: usize = 8;
 /// `v <- alpha v - sum_t beta_t buf[off_t..] - gamma p` (in one pass) and
 /// `(||v||^2, v . ws, v . p)` of the result, in 8 lanes (vectorised, fixed order). Compiled
 /// for AVX2 when the CPU has it (the choice depends only on the CPU, as in `linalg::simd`).
-fn update_stats(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f64], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+fn update_stats(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
@@ -181,12 +184,12 @@ fn update_stats(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f64], p
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn update_stats_avx2(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f64], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+unsafe fn update_stats_avx2(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
     update_stats_impl(v, alpha, toks, buf, p, gamma, ws)
 }
 
 #[inline(always)]
-fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f64], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
     const W: usize = 8;
     let n = v.len();
     let ws = &ws[..n];
@@ -202,7 +205,7 @@ fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f6
         for &(off, b) in toks {
             let src = &buf[off + i..off + i + W];
             for k in 0..W {
-                x[k] -= b * src[k];
+                x[k] -= b * src[k] as f64;
             }
         }
         if has_p {
@@ -223,7 +226,7 @@ fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f6
     for i in i..n {
         let mut x = alpha * v[i];
         for &(off, b) in toks {
-            x -= b * buf[off + i];
+            x -= b * buf[off + i] as f64;
         }
         if has_p {
             x -= gamma * p[i];
@@ -248,8 +251,11 @@ struct RunState<'a> {
     ntok: usize,
     /// Weights up to the scale `c`, chunk-major: chunk `c` holds its `K` blocks one after another.
     v: Vec<f64>,
-    /// Tokens of the current step, chunk-major: chunk `c` holds its `B L` token slices.
-    buf: Vec<f64>,
+    /// Tokens of the current step, chunk-major: chunk `c` holds its `B L` token slices. Stored
+    /// in float32 (the Gaussian draws rounded to single precision, used as such by both the
+    /// projections and the update: the sample is exactly a rounded Gaussian), which halves the
+    /// memory traffic of the buffer at large `d`.
+    buf: Vec<f32>,
     ws: Vec<f64>,
     p: Vec<f64>,
     parts: Vec<f64>,
@@ -345,7 +351,7 @@ impl<'a> RunState<'a> {
             blocks: k,
             ntok,
             v: to_chunk_major(&w, d, k),
-            buf: vec![0.0; buf_len],
+            buf: vec![0.0f32; buf_len],
             ws,
             p,
             parts: vec![0.0; n_chunks(d) * nst],
@@ -392,7 +398,7 @@ impl<'a> RunState<'a> {
         let (k, nt, nst, d) = (self.blocks, self.ntok, self.nst(), self.d);
         let (ws, p) = (&self.ws, &self.p);
         let pslice = |c: usize| if p.is_empty() { &p[..0] } else { &p[c * CHUNK..c * CHUNK + chunk_len(d, c)] };
-        let task = |(c, ((vc, bc), pc)): (usize, ((&mut [f64], &mut [f64]), &mut [f64]))| {
+        let task = |(c, ((vc, bc), pc)): (usize, ((&mut [f64], &mut [f32]), &mut [f64]))| {
             ctx.chunk(c, vc, bc, &ws[c * CHUNK..c * CHUNK + chunk_len(d, c)], pslice(c), pc);
         };
         match pool {
@@ -658,8 +664,8 @@ mod tests {
                     let mut rng: Xoshiro256PlusPlus = stream(11, &[tags::DATA, 4, step, c as u64]);
                     for j in 0..o.batch * l {
                         for i in 0..n {
-                            x[j * d + c * CHUNK + i] = StandardNormal.sample(&mut rng);
-                            x[j * d + c * CHUNK + i] /= sd;
+                            let g: f64 = StandardNormal.sample(&mut rng);
+                            x[j * d + c * CHUNK + i] = (g as f32) as f64 / sd;
                         }
                     }
                 }
