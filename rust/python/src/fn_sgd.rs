@@ -161,11 +161,13 @@ fn sgd_eval<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>, zs: PyReadonlyArray
     Ok(d)
 }
 
+type Vector<'py> = Bound<'py, numpy::PyArray1<f64>>;
+
 /// Teacher direction `w*` (`||w*||^2 = d`) and unit positional direction `p` (orthogonal to
 /// `w*`; empty unless `positional`) of run `run`, as used by the full simulation.
 #[pyfunction]
 #[pyo3(signature = (d, seed, run_index, positional=false, n_threads=None))]
-fn sgd_teacher<'py>(py: Python<'py>, d: usize, seed: u64, run_index: u64, positional: bool, n_threads: Option<usize>) -> PyResult<(Bound<'py, numpy::PyArray1<f64>>, Bound<'py, numpy::PyArray1<f64>>)> {
+fn sgd_teacher<'py>(py: Python<'py>, d: usize, seed: u64, run_index: u64, positional: bool, n_threads: Option<usize>) -> PyResult<(Vector<'py>, Vector<'py>)> {
     if d < 1 {
         return Err(PyValueError::new_err("`d` must be >= 1"));
     }

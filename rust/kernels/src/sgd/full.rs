@@ -216,8 +216,8 @@ fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f3
             }
         }
         let wc = &ws[i..i + W];
+        vc.copy_from_slice(&x);
         for k in 0..W {
-            vc[k] = x[k];
             an[k] += x[k] * x[k];
             am[k] += x[k] * wc[k];
         }
@@ -398,7 +398,8 @@ impl<'a> RunState<'a> {
         let (k, nt, nst, d) = (self.blocks, self.ntok, self.nst(), self.d);
         let (ws, p) = (&self.ws, &self.p);
         let pslice = |c: usize| if p.is_empty() { &p[..0] } else { &p[c * CHUNK..c * CHUNK + chunk_len(d, c)] };
-        let task = |(c, ((vc, bc), pc)): (usize, ((&mut [f64], &mut [f32]), &mut [f64]))| {
+        type Item<'s> = (usize, ((&'s mut [f64], &'s mut [f32]), &'s mut [f64]));
+        let task = |(c, ((vc, bc), pc)): Item<'_>| {
             ctx.chunk(c, vc, bc, &ws[c * CHUNK..c * CHUNK + chunk_len(d, c)], pslice(c), pc);
         };
         match pool {

@@ -425,13 +425,7 @@ impl Problem {
                     Readout::Matrix => yhat[..l * l].copy_from_slice(&work.s),
                     Readout::Trace => yhat[0] = (0..l).map(|i| work.s[i * l + i]).sum::<f64>() / (l as f64).sqrt(),
                     Readout::Bilinear { a, b } => {
-                        let mut acc = 0.0;
-                        for i in 0..l {
-                            for j in 0..l {
-                                acc += a[i] * work.s[i * l + j] * b[j];
-                            }
-                        }
-                        yhat[0] = acc;
+                        yhat[0] = work.s.chunks(l).zip(a).map(|(row, ai)| ai * row.iter().zip(b).map(|(s, bj)| s * bj).sum::<f64>()).sum();
                     }
                 }
             }
