@@ -33,9 +33,16 @@ from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex
 
 
-def rng_throughput(n_threads: int, n: int = 1 << 26, repeats: int = 3) -> float:
-    """Standard normals per second of the Rust sampler of the hot loop (best of ``repeats``)."""
-    return max(_core.sgd_rng_throughput(n, n_threads=n_threads) for _ in range(repeats))
+def _timed(fn, *args, **kw) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: all its threads) of ``fn(*args, **kw)``."""
+    w, c = time.perf_counter(), time.process_time()
+    fn(*args, **kw)
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def rng_seconds(n: int, n_threads: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for ``n`` standard normals of the hot loop's sampler."""
+    return _timed(_core.sgd_rng_throughput, n, n_threads=n_threads)
 
 
 def _store(res: dict, draw, k: int) -> None:
@@ -78,20 +85,20 @@ def numpy_sgd(d: int, L: int, steps: int, lr: float = 0.3, block: int = 64, seed
     return time.perf_counter() - t0
 
 
-def rust_sgd(d: int, L: int, steps: int, n_threads: int, n_runs: int, lr: float = 0.3) -> float:
-    """Seconds for ``n_runs`` runs of ``steps`` steps."""
+def rust_sgd(d: int, L: int, steps: int, n_threads: int, n_runs: int,
+             lr: float = 0.3) -> tuple[float, float]:
+    """(wall, CPU) seconds for ``n_runs`` runs of ``steps`` steps."""
     model = SequenceSingleIndex(d=d, L=L, target="sum")
-    t = time.perf_counter()
-    online_sgd(model, "ssi", lr, steps, seed=0, n_runs=n_runs, record=2, n_threads=n_threads)
-    return time.perf_counter() - t
+    return _timed(online_sgd, model, "ssi", lr, steps, seed=0, n_runs=n_runs, record=2,
+                  n_threads=n_threads)
 
 
-def reduced_rate(n_runs: int, n_threads: int, steps: int) -> float:
+def reduced_rate(n_runs: int, n_threads: int, steps: int) -> tuple[float, float]:
+    """Steps per wall second and per CPU second of the reduced mode (L = 1, d = 1e9)."""
     model = SequenceSingleIndex(d=10**9, L=1, target="sum")
-    t = time.perf_counter()
-    online_sgd(model, "ssi", 0.3, steps, seed=0, n_runs=n_runs, record=2, mode="reduced",
-               n_threads=n_threads, m0=0.01)
-    return n_runs * steps / (time.perf_counter() - t)
+    w, c = _timed(online_sgd, model, "ssi", 0.3, steps, seed=0, n_runs=n_runs, record=2,
+                  mode="reduced", n_threads=n_threads, m0=0.01)
+    return n_runs * steps / w, n_runs * steps / c
 
 
 def main(argv=None) -> int:
@@ -101,33 +108,41 @@ def main(argv=None) -> int:
     threads = hdcore.get_num_threads()
     work = 2e7 if args.quick else 2e8  # coordinate-steps per measurement
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{threads} threads; numpy {np.__version__}")
+          f"{threads} threads; numpy {np.__version__}; load average {os.getloadavg()[0]:.1f}")
     print("Rust: full mode, all threads; below 2^17 coordinate-tokens per step two runs go to two "
-          "threads (the engine's parallel-over-runs mode) and the time is per run-step. The RNG "
-          "bound is re-measured next to every point, with as many normals as the SGD drew.\n")
-    print("| d | L | runs | steps | Rust steps/s (all runs) | Rust ns/coord-step | NumPy ns/coord-step "
-          "| speed-up | RNG bound ns/coord-step | Rust / bound |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "threads (the engine's parallel-over-runs mode). The RNG bound is re-measured next to "
+          "every point with as many normals as the SGD drew (best of two, interleaved). Wall "
+          "times and CPU times (all threads of the process): on a shared machine the CPU-time "
+          "ratio is the meaningful one.\n")
+    print("| d | L | runs | steps | Rust steps/s (all runs) | Rust ns/coord-step | NumPy "
+          "ns/coord-step | speed-up | RNG bound ns/coord-step | Rust / bound (wall) | "
+          "Rust / bound (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for L in (1, 4):
         for d in (10**3, 10**4, 10**5, 10**6):
             steps = max(20, int(work / (d * L)))
             runs = threads if d * L < (1 << 17) else 1
-            tr, rate = np.inf, 0.0
-            for _ in range(2):  # interleaved, best of two: the machine may be shared
-                tr = min(tr, rust_sgd(d, L, steps, threads, runs))
-                rate = max(rate, rng_throughput(threads, n=L * d * steps * runs, repeats=1))
+            n = L * d * steps * runs
+            rw = rc = bw = bc = np.inf
+            for _ in range(2):
+                w, c = rust_sgd(d, L, steps, threads, runs)
+                rw, rc = min(rw, w), min(rc, c)
+                w, c = rng_seconds(n, threads)
+                bw, bc = min(bw, w), min(bc, c)
             ns_steps = max(20, steps // 4)
-            tn = numpy_sgd(d, L, ns_steps) * steps / ns_steps
-            ns_r = tr / (steps * d * runs) * 1e9
-            ns_n = tn / (steps * d) * 1e9
-            bound = L / rate * 1e9
-            print(f"| {d:.0e} | {L} | {runs} | {steps} | {steps * runs / tr:.3g} | "
+            tn = _timed(numpy_sgd, d, L, ns_steps)[0] * steps / ns_steps
+            cs = steps * d * runs  # coordinate-steps
+            ns_r, ns_n, bound = rw / cs * 1e9, tn / (steps * d) * 1e9, bw / cs * 1e9
+            print(f"| {d:.0e} | {L} | {runs} | {steps} | {steps * runs / rw:.3g} | "
                   f"{ns_r:.3f} | {ns_n:.3f} | {ns_n / ns_r:.1f}x | {bound:.3f} | "
-                  f"{ns_r / bound:.2f} |", flush=True)
+                  f"{rw / bw:.2f} | {rc / bc:.2f} |", flush=True)
     steps = 200_000 if args.quick else 2_000_000
-    print(f"\nreduced mode (L = 1, d = 1e9): {reduced_rate(1, 1, steps) / 1e6:.1f} M steps/s "
-          f"(one run), {reduced_rate(16, threads, steps // 4) / 1e6:.1f} M steps/s "
-          f"(16 runs, {threads} threads)")
+    one = reduced_rate(1, 1, steps)
+    many = reduced_rate(16, threads, steps // 4)
+    print(f"\nreduced mode (L = 1, d = 1e9): one run {one[0] / 1e6:.1f} M steps/s wall, "
+          f"{one[1] / 1e6:.1f} M steps per CPU-second; 16 runs on {threads} threads "
+          f"{many[0] / 1e6:.1f} M steps/s wall, {many[1] / 1e6:.1f} M steps per CPU-second")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 
