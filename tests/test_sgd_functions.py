@@ -137,3 +137,15 @@ def test_impossible_memory_is_an_error_not_an_abort():
     # the reduced mode does not care
     r = online_sgd(model, "ssi", 0.1, 10, mode="reduced", m0=0.5)
     assert r.m[0, 0] == 0.5
+
+
+def test_model_sample_uses_the_teacher_of_the_simulation():
+    model = SequenceSingleIndex(d=300, L=2, target="z1z2", positional="opposite", noise=0.0)
+    s = model.sample(50, seed=7, run=1)
+    w_star, p = model.teacher(7, 1)
+    assert s.x.shape == (50, 2, 300) and s.y.shape == (50, 1)
+    assert w_star @ w_star == pytest.approx(300, rel=1e-12) and abs(w_star @ p) < 1e-10
+    np.testing.assert_allclose(s.y[:, 0], np.prod(s.x @ w_star, axis=-1))
+    # student projections include the positional shift s_l e for tied weights
+    w = np.sqrt(300) * p
+    np.testing.assert_allclose(s.projections(w), s.x @ w + np.array([1.0, -1.0]) * 1.0)
