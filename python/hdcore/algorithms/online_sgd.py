@@ -106,7 +106,7 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
                n_runs: int = 1, spherical: bool = True, batch: int = 1, loss: str = "squared",
                record=100, stop_overlap: float | None = None, m0: float | None = None,
                e0: float | None = None, mode: str = "full", lr_L_power: float = 0.0,
-               return_weights: bool = False, n_threads: int | None = None) -> OnlineSGDResult:
+               return_weights: bool = True, n_threads: int | None = None) -> OnlineSGDResult:
     """Online SGD of ``student`` on fresh samples of ``model``.
 
     Parameters
@@ -142,7 +142,8 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
     mode : {"full", "reduced"}
         ``d``-dimensional simulation or the exact overlap chain.
     return_weights : bool
-        Full mode: return the final weights, ``w*`` and ``p`` of every run.
+        Full mode: return the final weights, ``w*`` and ``p`` of every run (``3 d`` floats per
+        run; turn off for many runs at large ``d``).
     n_threads : int, optional
         Threads of the Rust kernel.
 
