@@ -11,6 +11,7 @@ from hdcore.algorithms.factorised_gd import (
     ridge,
 )
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
+from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
 
 __all__ = [
@@ -21,4 +22,6 @@ __all__ = [
     "NuclearNormResult", "ridge", "RidgeResult",
     # empirical risk minimisation
     "erm", "ERMResult",
+    # online SGD
+    "online_sgd", "OnlineSGDResult",
 ]

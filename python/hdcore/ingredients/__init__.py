@@ -1,5 +1,14 @@
-"""Ingredients shared by algorithms and theory: priors, channels, losses, quadrature."""
+"""Ingredients shared by algorithms and theory: priors, losses, activations and targets,
+quadrature. Each knows its algorithmic update AND the Gaussian expectations its theory needs."""
 
+from hdcore.ingredients.activations import (
+    Activation,
+    AttentionTarget,
+    ScalarTarget,
+    get_activation,
+    get_target,
+    positional_semantic_matrix,
+)
 from hdcore.ingredients.losses import (
     Absolute,
     Cauchy,
@@ -19,5 +28,9 @@ from hdcore.ingredients.priors import (
     get_prior,
 )
 
-__all__ = ["Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior"]
-__all__ += ["Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss"]
+__all__ = [
+    "Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
+    "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",
+    "Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
+    "positional_semantic_matrix",
+]

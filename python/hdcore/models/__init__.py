@@ -9,6 +9,14 @@ from hdcore.models.matrix_sensing import (
     Wishart,
 )
 from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
+from hdcore.models.sequence import (
+    AttentionStudent,
+    SequenceSample,
+    SequenceSingleIndex,
+    SSIStudent,
+    TiedStudent,
+    UntiedStudent,
+)
 from hdcore.models.spiked import (
     SpikedWigner,
     SpikedWignerSample,
@@ -21,4 +29,6 @@ __all__ = [
     "BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
     "QuadraticNetwork", "Wishart",
     "ContaminatedRegression", "ContaminatedRegressionSample",
+    "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
+    "AttentionStudent",
 ]

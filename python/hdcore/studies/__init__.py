@@ -6,6 +6,7 @@
 from hdcore.studies import (  # noqa: F401  (each module registers its studies)
     matrix_sensing,
     robust_regression,
+    sequence_sgd,
     spiked_matrix,
 )
 from hdcore.studies.base import STUDIES, Study, StudyOutput, get_study, register

@@ -1,4 +1,5 @@
-"""Theory: state evolution, replica free entropies, random-matrix predictions, thresholds."""
+"""Theory: state evolution, replica free entropies, random-matrix predictions, thresholds,
+SGD ODEs and population landscapes."""
 
 from hdcore.theory import matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
@@ -13,6 +14,20 @@ from hdcore.theory.low_rank import (
     state_evolution,
 )
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
+from hdcore.theory.sgd import (
+    REGIONS,
+    SGDODE,
+    SIE,
+    AttentionLandscape,
+    LossDerivatives,
+    PhaseDiagram,
+    attention_landscape,
+    population_loss,
+    population_loss_derivatives,
+    positional_semantic_phase_diagram,
+    sequence_information_exponent,
+    sgd_ode,
+)
 
 __all__ = [
     "BBP",
@@ -27,5 +42,17 @@ __all__ = [
     "matrix_sensing",
     "SensingFixedPoint",
     "perfect_recovery_threshold",
+    "REGIONS",
+    "SGDODE",
+    "SIE",
+    "AttentionLandscape",
+    "LossDerivatives",
+    "PhaseDiagram",
+    "attention_landscape",
+    "population_loss",
+    "population_loss_derivatives",
+    "positional_semantic_phase_diagram",
+    "sequence_information_exponent",
+    "sgd_ode",
 ]
 __all__ += ["ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune"]

@@ -16,6 +16,7 @@ pub mod priors;
 pub mod rmt;
 pub mod rng;
 pub mod sensing;
+pub mod sgd;
 pub mod threads;
 
 pub use error::{KernelError, Result};

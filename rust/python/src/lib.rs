@@ -12,6 +12,7 @@ mod fn_priors;
 mod fn_random;
 mod fn_rmt;
 mod fn_sensing;
+mod fn_sgd;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -35,5 +36,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_sensing::register(m)?;
     fn_losses::register(m)?;
     fn_erm::register(m)?;
+    fn_sgd::register(m)?;
     Ok(())
 }
