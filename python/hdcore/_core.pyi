@@ -1,5 +1,5 @@
 """Type stubs of the compiled extension ``hdcore._core`` (validated entry points of the Rust
-kernels). Keep in sync with ``rust/python/src``; ``tests/test_stubs.py`` checks the names."""
+kernels). Keep in sync with ``rust/python/src``; ``tests/test_stubs_cli.py`` checks the names."""
 
 from collections.abc import Callable
 from typing import Any
