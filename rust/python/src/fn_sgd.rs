@@ -1,7 +1,9 @@
 //! Online SGD on sequence single-index models and single-layer attention.
 
 use crate::runtime::{pool, run};
-use hdcore_kernels::sgd::{self, full, reduced, Activation, Function, Loss, Problem, Readout, SgdOptions, Student, Teacher};
+use hdcore_kernels::sgd::{
+    self, full, reduced, Activation, Function, Loss, Problem, Readout, SgdOptions, Student, Teacher,
+};
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -11,9 +13,20 @@ fn verr(e: hdcore_kernels::KernelError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-fn get<'py, T: FromPyObjectOwned<'py>>(spec: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+fn get<'py, T: FromPyObjectOwned<'py>>(
+    spec: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<Option<T>> {
     match spec.get_item(key)? {
-        Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|_| PyTypeError::new_err(format!("`{key}` has the wrong type: {}", v.get_type().name().map(|n| n.to_string()).unwrap_or_default()))),
+        Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "`{key}` has the wrong type: {}",
+                v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        }),
         _ => Ok(None),
     }
 }
@@ -26,7 +39,9 @@ fn finite(v: f64, name: &str) -> PyResult<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(PyValueError::new_err(format!("`{name}` must be finite, got {v}")))
+        Err(PyValueError::new_err(format!(
+            "`{name}` must be finite, got {v}"
+        )))
     }
 }
 
@@ -34,34 +49,75 @@ fn finite(v: f64, name: &str) -> PyResult<f64> {
 fn problem(spec: &Bound<'_, PyDict>) -> PyResult<Problem> {
     let len: i64 = req(spec, "L")?;
     if len < 1 {
-        return Err(PyValueError::new_err(format!("`L` must be >= 1, got {len}")));
+        return Err(PyValueError::new_err(format!(
+            "`L` must be >= 1, got {len}"
+        )));
     }
     let len = len as usize;
     let target: String = req(spec, "target")?;
     let teacher = if target == "attention" {
-        Teacher::Attention { omega: finite(req(spec, "omega")?, "omega")?, a: req(spec, "a_matrix")? }
+        Teacher::Attention {
+            omega: finite(req(spec, "omega")?, "omega")?,
+            a: req(spec, "a_matrix")?,
+        }
     } else {
-        Teacher::Scalar { f: Function::parse(&target).map_err(verr)?, scale: finite(get(spec, "target_scale")?.unwrap_or(1.0), "target_scale")? }
+        Teacher::Scalar {
+            f: Function::parse(&target).map_err(verr)?,
+            scale: finite(get(spec, "target_scale")?.unwrap_or(1.0), "target_scale")?,
+        }
     };
     let kind: String = req(spec, "student")?;
     let student = match kind.as_str() {
-        "ssi" => Student::Ssi { f: Function::parse(&req::<String>(spec, "student_function")?).map_err(verr)?, scale: finite(get(spec, "student_scale")?.unwrap_or(1.0), "student_scale")? },
-        "tied" => Student::Tied(Activation::parse(&req::<String>(spec, "activation")?).map_err(verr)?),
-        "untied" => Student::Untied(Activation::parse(&req::<String>(spec, "activation")?).map_err(verr)?),
-        "attention" => Student::Attention(match get::<String>(spec, "readout")?.as_deref().unwrap_or("matrix") {
-            "matrix" => Readout::Matrix,
-            "trace" => Readout::Trace,
-            "bilinear" => Readout::Bilinear { a: req(spec, "readout_a")?, b: req(spec, "readout_b")? },
-            other => return Err(PyValueError::new_err(format!("unknown `readout` {other:?}; expected matrix, trace or bilinear"))),
-        }),
-        other => return Err(PyValueError::new_err(format!("unknown `student` {other:?}; expected ssi, tied, untied or attention"))),
+        "ssi" => Student::Ssi {
+            f: Function::parse(&req::<String>(spec, "student_function")?).map_err(verr)?,
+            scale: finite(get(spec, "student_scale")?.unwrap_or(1.0), "student_scale")?,
+        },
+        "tied" => {
+            Student::Tied(Activation::parse(&req::<String>(spec, "activation")?).map_err(verr)?)
+        }
+        "untied" => {
+            Student::Untied(Activation::parse(&req::<String>(spec, "activation")?).map_err(verr)?)
+        }
+        "attention" => Student::Attention(
+            match get::<String>(spec, "readout")?
+                .as_deref()
+                .unwrap_or("matrix")
+            {
+                "matrix" => Readout::Matrix,
+                "trace" => Readout::Trace,
+                "bilinear" => Readout::Bilinear {
+                    a: req(spec, "readout_a")?,
+                    b: req(spec, "readout_b")?,
+                },
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown `readout` {other:?}; expected matrix, trace or bilinear"
+                    )))
+                }
+            },
+        ),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown `student` {other:?}; expected ssi, tied, untied or attention"
+            )))
+        }
     };
-    let loss = Loss::parse(&get::<String>(spec, "loss")?.unwrap_or_else(|| "squared".into())).map_err(verr)?;
+    let loss = Loss::parse(&get::<String>(spec, "loss")?.unwrap_or_else(|| "squared".into()))
+        .map_err(verr)?;
     let noise: f64 = get(spec, "noise")?.unwrap_or(0.0);
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(PyValueError::new_err(format!("`noise` must be finite and >= 0, got {noise}")));
+        return Err(PyValueError::new_err(format!(
+            "`noise` must be finite and >= 0, got {noise}"
+        )));
     }
-    let pb = Problem { len, teacher, student, loss, noise, positional: get(spec, "positional")? };
+    let pb = Problem {
+        len,
+        teacher,
+        student,
+        loss,
+        noise,
+        positional: get(spec, "positional")?,
+    };
     pb.validate().map_err(verr)?;
     Ok(pb)
 }
@@ -111,16 +167,34 @@ fn sgd_simulate<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let pb = problem(spec)?;
     if !(lr.is_finite() && lr >= 0.0) {
-        return Err(PyValueError::new_err(format!("`lr` must be finite and >= 0, got {lr}")));
+        return Err(PyValueError::new_err(format!(
+            "`lr` must be finite and >= 0, got {lr}"
+        )));
     }
-    let o = SgdOptions { d, lr, steps, batch, spherical, record, stop_overlap, m0, e0 };
+    let o = SgdOptions {
+        d,
+        lr,
+        steps,
+        batch,
+        spherical,
+        record,
+        stop_overlap,
+        m0,
+        e0,
+    };
     o.validate(&pb).map_err(verr)?;
     let p = pool(n_threads)?;
     let k = pb.blocks();
     let outs = match mode {
-        "full" => run(py, |ctl| full::simulate(&p, &pb, &o, seed, &runs, return_weights, ctl))?,
+        "full" => run(py, |ctl| {
+            full::simulate(&p, &pb, &o, seed, &runs, return_weights, ctl)
+        })?,
         "reduced" => run(py, |ctl| reduced::simulate(&p, &pb, &o, seed, &runs, ctl))?,
-        other => return Err(PyValueError::new_err(format!("`mode` must be 'full' or 'reduced', got {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "`mode` must be 'full' or 'reduced', got {other:?}"
+            )))
+        }
     };
     let list = PyList::empty(py);
     for out in outs {
@@ -132,18 +206,30 @@ fn sgd_simulate<'py>(
 /// Loss, gradient in the student's projections, teacher and student outputs, per row of
 /// `zs` (teacher projections) and `z` (student projections), both `n x L`.
 #[pyfunction]
-fn sgd_eval<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>, zs: PyReadonlyArray2<'py, f64>, z: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyDict>> {
+fn sgd_eval<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyDict>,
+    zs: PyReadonlyArray2<'py, f64>,
+    z: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyDict>> {
     let pb = problem(spec)?;
     let l = pb.len;
     if zs.shape() != z.shape() || zs.shape()[1] != l {
-        return Err(PyValueError::new_err(format!("`zs` and `z` must both have shape (n, {l})")));
+        return Err(PyValueError::new_err(format!(
+            "`zs` and `z` must both have shape (n, {l})"
+        )));
     }
     let n = zs.shape()[0];
     let (zs, z) = (zs.as_slice()?, z.as_slice()?);
     let (nt, ns) = (pb.teacher_outputs(), pb.student_outputs());
     let (loss, grad, y, yhat) = run(py, |_| {
         let mut w = pb.work();
-        let (mut loss, mut grad, mut y, mut yhat) = (vec![0.0; n], vec![0.0; n * l], vec![0.0; n * nt], vec![0.0; n * ns]);
+        let (mut loss, mut grad, mut y, mut yhat) = (
+            vec![0.0; n],
+            vec![0.0; n * l],
+            vec![0.0; n * nt],
+            vec![0.0; n * ns],
+        );
         for i in 0..n {
             let (a, b) = (&zs[i * l..(i + 1) * l], &z[i * l..(i + 1) * l]);
             loss[i] = pb.eval(a, b, &mut grad[i * l..(i + 1) * l], &mut w);
@@ -167,12 +253,21 @@ type Vector<'py> = Bound<'py, numpy::PyArray1<f64>>;
 /// `w*`; empty unless `positional`) of run `run`, as used by the full simulation.
 #[pyfunction]
 #[pyo3(signature = (d, seed, run_index, positional=false, n_threads=None))]
-fn sgd_teacher<'py>(py: Python<'py>, d: usize, seed: u64, run_index: u64, positional: bool, n_threads: Option<usize>) -> PyResult<(Vector<'py>, Vector<'py>)> {
+fn sgd_teacher<'py>(
+    py: Python<'py>,
+    d: usize,
+    seed: u64,
+    run_index: u64,
+    positional: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Vector<'py>, Vector<'py>)> {
     if d < 1 {
         return Err(PyValueError::new_err("`d` must be >= 1"));
     }
     let p = pool(n_threads)?;
-    let (ws, pv) = run(py, |_| Ok(full::teacher_directions(&p, seed, run_index, d, positional)))?;
+    let (ws, pv) = run(py, |_| {
+        Ok(full::teacher_directions(&p, seed, run_index, d, positional))
+    })?;
     Ok((ws.into_pyarray(py), pv.into_pyarray(py)))
 }
 

@@ -6,7 +6,7 @@
 //! blocks), never by the number of threads, and every partial sum is reduced in a fixed order,
 //! so results are bit-identical for any thread count.
 
-use super::simd::{axpy, dot, dot_axpy, Scalar};
+use super::simd::{axpy, dot, dot_axpy, dot_axpy4, Scalar};
 use crate::error::{ensure, Result};
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -238,7 +238,32 @@ impl<T: Scalar> LinearOperator for SymPacked<'_, T> {
                 .par_iter()
                 .map(|&(r0, r1)| {
                     let mut p = vec![0.0; n];
-                    for i in r0..r1 {
+                    let mut i = r0;
+                    // Four rows at a time: their common columns j >= i + 4 are read with one
+                    // load of x_j and one update of p_j; the 4 x 4 corner is done entry-wise.
+                    while i + 4 <= r1 {
+                        let rows = [
+                            &self.upper_row(i)[4..],
+                            &self.upper_row(i + 1)[3..],
+                            &self.upper_row(i + 2)[2..],
+                            &self.upper_row(i + 3)[1..],
+                        ];
+                        let xs = [x[i], x[i + 1], x[i + 2], x[i + 3]];
+                        let d = dot_axpy4(rows, &x[i + 4..], xs, &mut p[i + 4..]);
+                        for r in 0..4 {
+                            let row = self.upper_row(i + r);
+                            let mut acc = d[r] + row[0].to_f64() * xs[r];
+                            for (k, a) in row[1..4 - r].iter().enumerate() {
+                                let j = i + r + 1 + k;
+                                let a = a.to_f64();
+                                acc += a * x[j];
+                                p[j] += a * xs[r];
+                            }
+                            p[i + r] += acc;
+                        }
+                        i += 4;
+                    }
+                    for i in i..r1 {
                         let row = self.upper_row(i);
                         let (head, tail) = p[i..].split_at_mut(1);
                         let d = dot_axpy(&row[1..], &x[i + 1..], x[i], tail);

@@ -193,6 +193,72 @@ macro_rules! kernels {
             }
         }
 
+        /// Four rows at once: returns `rows[r] . x` and performs `y += sum_r alpha[r] rows[r]`,
+        /// reading each `x` and `y` element once for the four rows.
+        #[inline(always)]
+        pub fn dot_axpy4<T: crate::linalg::simd::Scalar>(
+            rows: [&[T]; 4],
+            x: &[f64],
+            alpha: [f64; 4],
+            y: &mut [f64],
+        ) -> [f64; 4] {
+            const W: usize = 4;
+            let n = x.len().min(y.len());
+            let [r0, r1, r2, r3] = rows;
+            let (r0, r1, r2, r3) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+            let (x, y) = (&x[..n], &mut y[..n]);
+            let mut acc = [[0.0f64; W]; 4];
+            let mut yc = y.chunks_exact_mut(W);
+            let it = r0
+                .chunks_exact(W)
+                .zip(r1.chunks_exact(W))
+                .zip(r2.chunks_exact(W).zip(r3.chunks_exact(W)))
+                .zip(x.chunks_exact(W));
+            for ((((c0, c1), (c2, c3)), cx), cy) in it.zip(&mut yc) {
+                for k in 0..W {
+                    let (a0, a1, a2, a3) = (
+                        c0[k].to_f64(),
+                        c1[k].to_f64(),
+                        c2[k].to_f64(),
+                        c3[k].to_f64(),
+                    );
+                    acc[0][k] = madd(a0, cx[k], acc[0][k]);
+                    acc[1][k] = madd(a1, cx[k], acc[1][k]);
+                    acc[2][k] = madd(a2, cx[k], acc[2][k]);
+                    acc[3][k] = madd(a3, cx[k], acc[3][k]);
+                    cy[k] = madd(
+                        alpha[3],
+                        a3,
+                        madd(alpha[2], a2, madd(alpha[1], a1, madd(alpha[0], a0, cy[k]))),
+                    );
+                }
+            }
+            let start = n - n % W;
+            let mut out = [0.0f64; 4];
+            for r in 0..4 {
+                let a = &acc[r];
+                out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+            }
+            for k in start..n {
+                let (a0, a1, a2, a3) = (
+                    r0[k].to_f64(),
+                    r1[k].to_f64(),
+                    r2[k].to_f64(),
+                    r3[k].to_f64(),
+                );
+                out[0] = madd(a0, x[k], out[0]);
+                out[1] = madd(a1, x[k], out[1]);
+                out[2] = madd(a2, x[k], out[2]);
+                out[3] = madd(a3, x[k], out[3]);
+                y[k] = madd(
+                    alpha[3],
+                    a3,
+                    madd(alpha[2], a2, madd(alpha[1], a1, madd(alpha[0], a0, y[k]))),
+                );
+            }
+            out
+        }
+
         /// Returns `a . x` and performs `y += alpha * a` in the same pass over `a`.
         #[inline(always)]
         pub fn dot_axpy<T: crate::linalg::simd::Scalar>(
@@ -254,6 +320,15 @@ mod avx2 {
         inner::dot4_f32(rows, x)
     }
     #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_axpy4<T: Scalar>(
+        rows: [&[T]; 4],
+        x: &[f64],
+        alpha: [f64; 4],
+        y: &mut [f64],
+    ) -> [f64; 4] {
+        inner::dot_axpy4(rows, x, alpha, y)
+    }
+    #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy<T: Scalar>(alpha: f64, a: &[T], y: &mut [f64]) {
         inner::axpy(alpha, a, y)
     }
@@ -312,6 +387,22 @@ pub fn axpy<T: Scalar>(alpha: f64, a: &[T], y: &mut [f64]) {
         return unsafe { avx2::axpy(alpha, a, y) };
     }
     portable::axpy(alpha, a, y)
+}
+
+/// Four [`dot_axpy`] at once, reading `x` and `y` once for the four rows.
+#[inline]
+pub fn dot_axpy4<T: Scalar>(
+    rows: [&[T]; 4],
+    x: &[f64],
+    alpha: [f64; 4],
+    y: &mut [f64],
+) -> [f64; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { avx2::dot_axpy4(rows, x, alpha, y) };
+    }
+    portable::dot_axpy4(rows, x, alpha, y)
 }
 
 /// `a . x`, and `y += alpha * a`, reading `a` once.

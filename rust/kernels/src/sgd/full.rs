@@ -36,14 +36,20 @@ fn fill_normal(pool: &ThreadPool, seed: u64, key: [u64; 3], out: &mut [f64]) {
     pool.install(|| {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, ch)| {
             let mut rng = stream(seed, &[key[0], key[1], key[2], c as u64]);
-            ch.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
+            ch.iter_mut()
+                .for_each(|v| *v = StandardNormal.sample(&mut rng));
         })
     });
 }
 
 /// `a . b` with fixed chunking and an ordered reduction (thread-count independent).
 fn pdot(pool: &ThreadPool, a: &[f64], b: &[f64]) -> f64 {
-    let parts: Vec<f64> = pool.install(|| a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)).map(|(x, y)| dot(x, y)).collect());
+    let parts: Vec<f64> = pool.install(|| {
+        a.par_chunks(CHUNK)
+            .zip(b.par_chunks(CHUNK))
+            .map(|(x, y)| dot(x, y))
+            .collect()
+    });
     parts.iter().sum()
 }
 
@@ -57,7 +63,13 @@ fn orthogonalise(pool: &ThreadPool, h: &mut [f64], dirs: &[&[f64]]) {
 
 /// Teacher `w*` (uniform on the sphere of radius `sqrt(d)`) and unit positional direction `p`
 /// orthogonal to it (empty without encoding) of run `run`.
-pub fn teacher_directions(pool: &ThreadPool, seed: u64, run: u64, d: usize, positional: bool) -> (Vec<f64>, Vec<f64>) {
+pub fn teacher_directions(
+    pool: &ThreadPool,
+    seed: u64,
+    run: u64,
+    d: usize,
+    positional: bool,
+) -> (Vec<f64>, Vec<f64>) {
     let mut ws = vec![0.0; d];
     fill_normal(pool, seed, [tags::TEACHER, run, 0], &mut ws);
     let s = (d as f64 / pdot(pool, &ws, &ws)).sqrt();
@@ -105,7 +117,15 @@ impl PassCtx<'_> {
     /// Steps 1-3 of the module docs on chunk `c`. With at most [`FUSE_MAX`] tokens per weight
     /// block, steps 1-2 are one vectorised loop over the (cache-resident) chunk; step 3 is a
     /// pure sampling loop followed by two vectorised dot products per token.
-    fn chunk(&self, c: usize, v: &mut [f64], buf: &mut [f32], ws: &[f64], p: &[f64], part: &mut [f64]) {
+    fn chunk(
+        &self,
+        c: usize,
+        v: &mut [f64],
+        buf: &mut [f32],
+        ws: &[f64],
+        p: &[f64],
+        part: &mut [f64],
+    ) {
         let n = ws.len();
         let k = self.blocks;
         let per_block = self.ntok / k;
@@ -116,7 +136,11 @@ impl PassCtx<'_> {
             }
             for j in 0..self.ntok {
                 let b = self.block_of(j);
-                axpy(-self.beta[j], &buf[j * n..(j + 1) * n], &mut v[b * n..(b + 1) * n]);
+                axpy(
+                    -self.beta[j],
+                    &buf[j * n..(j + 1) * n],
+                    &mut v[b * n..(b + 1) * n],
+                );
             }
             if !p.is_empty() {
                 axpy(-self.gamma, p, &mut v[..n]);
@@ -145,7 +169,8 @@ impl PassCtx<'_> {
         }
         part[0] = norm;
         if self.draw {
-            let mut rng: Xoshiro256PlusPlus = stream(self.seed, &[tags::DATA, self.run, self.step, c as u64]);
+            let mut rng: Xoshiro256PlusPlus =
+                stream(self.seed, &[tags::DATA, self.run, self.step, c as u64]);
             for j in 0..self.ntok {
                 let b = self.block_of(j);
                 let vb = &v[b * n..(b + 1) * n];
@@ -169,7 +194,15 @@ const FUSE_MAX: usize = 8;
 /// `v <- alpha v - sum_t beta_t buf[off_t..] - gamma p` (in one pass) and
 /// `(||v||^2, v . ws, v . p)` of the result, in 8 lanes (vectorised, fixed order). Compiled
 /// for AVX2 when the CPU has it (the choice depends only on the CPU, as in `linalg::simd`).
-fn update_stats(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+fn update_stats(
+    v: &mut [f64],
+    alpha: f64,
+    toks: &[(usize, f64)],
+    buf: &[f32],
+    p: &[f64],
+    gamma: f64,
+    ws: &[f64],
+) -> (f64, f64, f64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
@@ -184,12 +217,28 @@ fn update_stats(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn update_stats_avx2(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+unsafe fn update_stats_avx2(
+    v: &mut [f64],
+    alpha: f64,
+    toks: &[(usize, f64)],
+    buf: &[f32],
+    p: &[f64],
+    gamma: f64,
+    ws: &[f64],
+) -> (f64, f64, f64) {
     update_stats_impl(v, alpha, toks, buf, p, gamma, ws)
 }
 
 #[inline(always)]
-fn update_stats_impl(v: &mut [f64], alpha: f64, toks: &[(usize, f64)], buf: &[f32], p: &[f64], gamma: f64, ws: &[f64]) -> (f64, f64, f64) {
+fn update_stats_impl(
+    v: &mut [f64],
+    alpha: f64,
+    toks: &[(usize, f64)],
+    buf: &[f32],
+    p: &[f64],
+    gamma: f64,
+    ws: &[f64],
+) -> (f64, f64, f64) {
     const W: usize = 8;
     let n = v.len();
     let ws = &ws[..n];
@@ -290,7 +339,8 @@ fn to_chunk_major(w: &[f64], d: usize, k: usize) -> Vec<f64> {
     for c in 0..n_chunks(d) {
         let n = chunk_len(d, c);
         for b in 0..k {
-            v[c * k * CHUNK + b * n..c * k * CHUNK + (b + 1) * n].copy_from_slice(&w[b * d + c * CHUNK..b * d + c * CHUNK + n]);
+            v[c * k * CHUNK + b * n..c * k * CHUNK + (b + 1) * n]
+                .copy_from_slice(&w[b * d + c * CHUNK..b * d + c * CHUNK + n]);
         }
     }
     v
@@ -310,7 +360,13 @@ fn from_chunk_major(v: &[f64], d: usize, k: usize, scale: f64) -> Vec<f64> {
 }
 
 impl<'a> RunState<'a> {
-    fn new(pool: &ThreadPool, pb: &'a Problem, o: &'a SgdOptions, seed: u64, run: u64) -> Result<Self> {
+    fn new(
+        pool: &ThreadPool,
+        pb: &'a Problem,
+        o: &'a SgdOptions,
+        seed: u64,
+        run: u64,
+    ) -> Result<Self> {
         let d = o.d as usize;
         let (k, l) = (pb.blocks(), pb.len);
         let ntok = o.batch * l;
@@ -335,13 +391,17 @@ impl<'a> RunState<'a> {
                     let rho = (1.0 - m0 * m0 - e0 * e0).max(0.0).sqrt();
                     let s = rho * sd / pdot(pool, wb, wb).sqrt();
                     for i in 0..d {
-                        wb[i] = s * wb[i] + m0 * ws[i] + if p.is_empty() { 0.0 } else { e0 * sd * p[i] };
+                        wb[i] = s * wb[i]
+                            + m0 * ws[i]
+                            + if p.is_empty() { 0.0 } else { e0 * sd * p[i] };
                     }
                 }
             }
         }
         let nst = 2 + k + 2 * ntok;
-        let buf_len = ntok.checked_mul(d).ok_or_else(|| crate::error::invalid("d", "too large"))?;
+        let buf_len = ntok
+            .checked_mul(d)
+            .ok_or_else(|| crate::error::invalid("d", "too large"))?;
         Ok(Self {
             pb,
             o,
@@ -397,10 +457,23 @@ impl<'a> RunState<'a> {
         };
         let (k, nt, nst, d) = (self.blocks, self.ntok, self.nst(), self.d);
         let (ws, p) = (&self.ws, &self.p);
-        let pslice = |c: usize| if p.is_empty() { &p[..0] } else { &p[c * CHUNK..c * CHUNK + chunk_len(d, c)] };
+        let pslice = |c: usize| {
+            if p.is_empty() {
+                &p[..0]
+            } else {
+                &p[c * CHUNK..c * CHUNK + chunk_len(d, c)]
+            }
+        };
         type Item<'s> = (usize, ((&'s mut [f64], &'s mut [f32]), &'s mut [f64]));
         let task = |(c, ((vc, bc), pc)): Item<'_>| {
-            ctx.chunk(c, vc, bc, &ws[c * CHUNK..c * CHUNK + chunk_len(d, c)], pslice(c), pc);
+            ctx.chunk(
+                c,
+                vc,
+                bc,
+                &ws[c * CHUNK..c * CHUNK + chunk_len(d, c)],
+                pslice(c),
+                pc,
+            );
         };
         match pool {
             Some(pool) => pool.install(|| {
@@ -411,7 +484,13 @@ impl<'a> RunState<'a> {
                     .enumerate()
                     .for_each(task)
             }),
-            None => self.v.chunks_mut(k * CHUNK).zip(self.buf.chunks_mut(nt * CHUNK)).zip(self.parts.chunks_mut(nst)).enumerate().for_each(task),
+            None => self
+                .v
+                .chunks_mut(k * CHUNK)
+                .zip(self.buf.chunks_mut(nt * CHUNK))
+                .zip(self.parts.chunks_mut(nst))
+                .enumerate()
+                .for_each(task),
         }
     }
 
@@ -421,7 +500,11 @@ impl<'a> RunState<'a> {
         self.out.e.push(self.e);
         let q = self.scale * self.scale * self.parts_norm() / (self.blocks as f64 * self.d as f64);
         self.out.q.push(q);
-        self.out.loss.push(if self.loss_n > 0 { self.loss_sum / self.loss_n as f64 } else { f64::NAN });
+        self.out.loss.push(if self.loss_n > 0 {
+            self.loss_sum / self.loss_n as f64
+        } else {
+            f64::NAN
+        });
         self.loss_sum = 0.0;
         self.loss_n = 0;
     }
@@ -449,9 +532,19 @@ impl<'a> RunState<'a> {
         let (df, sd) = (self.d as f64, (self.d as f64).sqrt());
         let norm = tot[0];
         if !(norm.is_finite() && norm > 0.0) {
-            return Err(KernelError::Numerical { what: "online_sgd", reason: format!("the weights became {norm} at step {} (learning rate too large?)", self.step) });
+            return Err(KernelError::Numerical {
+                what: "online_sgd",
+                reason: format!(
+                    "the weights became {norm} at step {} (learning rate too large?)",
+                    self.step
+                ),
+            });
         }
-        self.scale = if self.o.spherical { (k as f64 * df / norm).sqrt() } else { 1.0 };
+        self.scale = if self.o.spherical {
+            (k as f64 * df / norm).sqrt()
+        } else {
+            1.0
+        };
         let c = self.scale;
         for b in 0..k {
             self.m[b] = c * tot[1 + b] / df;
@@ -461,7 +554,10 @@ impl<'a> RunState<'a> {
             self.record();
             self.rec += 1;
         }
-        let stop = self.o.stop_overlap.is_some_and(|s| stop_measure(&self.m) >= s);
+        let stop = self
+            .o
+            .stop_overlap
+            .is_some_and(|s| stop_measure(&self.m) >= s);
         if stop || self.step >= self.o.steps {
             self.done = true;
             self.out.stopped = stop;
@@ -476,7 +572,8 @@ impl<'a> RunState<'a> {
             return Ok(());
         }
         let l = self.pb.len;
-        let mut noise = (self.pb.noise > 0.0).then(|| stream(self.seed, &[tags::NOISE, self.run, self.step]));
+        let mut noise =
+            (self.pb.noise > 0.0).then(|| stream(self.seed, &[tags::NOISE, self.run, self.step]));
         let mut loss = 0.0;
         let mut gsum_s = 0.0;
         for b in 0..self.o.batch {
@@ -488,14 +585,17 @@ impl<'a> RunState<'a> {
                     self.z[i] += s[i] * self.e;
                 }
             }
-            self.pb.teacher_output(&self.zs, &mut self.y, &mut self.work);
+            self.pb
+                .teacher_output(&self.zs, &mut self.y, &mut self.work);
             if let Some(rng) = noise.as_mut() {
                 for yv in self.y.iter_mut() {
                     let xi: f64 = StandardNormal.sample(rng);
                     *yv += self.pb.noise * xi;
                 }
             }
-            loss += self.pb.loss_grad(&self.y, &self.z, &mut self.g, &mut self.work);
+            loss += self
+                .pb
+                .loss_grad(&self.y, &self.z, &mut self.g, &mut self.work);
             let coef = self.o.lr / (self.o.batch as f64 * sd);
             for i in 0..l {
                 self.beta[b * l + i] = coef * self.g[i];
@@ -538,7 +638,8 @@ pub fn rng_throughput(pool: &ThreadPool, n: usize) -> f64 {
             .map(|c| {
                 let mut rng: Xoshiro256PlusPlus = stream(0, &[tags::DATA, u64::MAX, 0, c as u64]);
                 let mut buf = [0.0f64; CHUNK];
-                buf.iter_mut().for_each(|x| *x = StandardNormal.sample(&mut rng));
+                buf.iter_mut()
+                    .for_each(|x| *x = StandardNormal.sample(&mut rng));
                 std::hint::black_box(&buf);
                 buf[c % CHUNK]
             })
@@ -560,7 +661,12 @@ pub fn simulate<I: Interrupt + ?Sized>(
     ctl: &I,
 ) -> Result<Vec<RunOutput>> {
     opts.validate(problem)?;
-    ensure(opts.d <= (1u64 << 40), "d", || format!("is too large for the full simulation ({}); use mode='reduced'", opts.d))?;
+    ensure(opts.d <= (1u64 << 40), "d", || {
+        format!(
+            "is too large for the full simulation ({}); use mode='reduced'",
+            opts.d
+        )
+    })?;
     let d = opts.d as usize;
     let per_step = d * opts.batch * problem.len;
     // Refuse (rather than abort on) allocations the machine cannot hold: weights (twice while
@@ -571,16 +677,29 @@ pub fn simulate<I: Interrupt + ?Sized>(
         .ok_or_else(|| crate::error::invalid("d", "is too large for the full simulation"))?;
     let mut probe: Vec<f64> = Vec::new();
     probe.try_reserve_exact(floats).map_err(|_| {
-        crate::error::invalid("d", format!("needs {:.1} GB for the full simulation; use mode='reduced'", floats as f64 * 8e-9))
+        crate::error::invalid(
+            "d",
+            format!(
+                "needs {:.1} GB for the full simulation; use mode='reduced'",
+                floats as f64 * 8e-9
+            ),
+        )
     })?;
     drop(probe);
-    let mut states = runs.iter().map(|&r| RunState::new(pool, problem, opts, seed, r)).collect::<Result<Vec<_>>>()?;
+    let mut states = runs
+        .iter()
+        .map(|&r| RunState::new(pool, problem, opts, seed, r))
+        .collect::<Result<Vec<_>>>()?;
     let threads = pool.current_num_threads();
     if states.len() > 1 && (per_step < PER_RUN_THRESHOLD || n_chunks(d) < 2 * threads) {
         let block = ((1usize << 22) / per_step.max(1)).max(1) as u64;
         while states.iter().any(|s| !s.done) {
             ctl.check()?;
-            pool.install(|| states.par_iter_mut().try_for_each(|s| s.advance(block, None, return_weights)))?;
+            pool.install(|| {
+                states
+                    .par_iter_mut()
+                    .try_for_each(|s| s.advance(block, None, return_weights))
+            })?;
         }
     } else {
         let par = (n_chunks(d) > 1 && per_step >= PER_RUN_THRESHOLD / 4).then_some(pool);
@@ -602,13 +721,26 @@ mod tests {
     use crate::threads::pool;
 
     fn opts(d: u64, steps: u64) -> SgdOptions {
-        SgdOptions { d, lr: 0.5, steps, batch: 1, spherical: true, record: vec![0, steps / 2, steps], stop_overlap: None, m0: Some(0.3), e0: None }
+        SgdOptions {
+            d,
+            lr: 0.5,
+            steps,
+            batch: 1,
+            spherical: true,
+            record: vec![0, steps / 2, steps],
+            stop_overlap: None,
+            m0: Some(0.3),
+            e0: None,
+        }
     }
 
     fn attention() -> Problem {
         Problem {
             len: 2,
-            teacher: Teacher::Attention { omega: 0.3, a: vec![0.8, 0.2, 0.2, 0.8] },
+            teacher: Teacher::Attention {
+                omega: 0.3,
+                a: vec![0.8, 0.2, 0.2, 0.8],
+            },
             student: Student::Attention(Readout::Matrix),
             loss: Loss::Squared,
             noise: 0.0,
@@ -618,7 +750,17 @@ mod tests {
 
     #[test]
     fn identical_for_any_thread_count_and_schedule() {
-        let pb = Problem { len: 3, teacher: Teacher::Scalar { f: Function::Staircase2, scale: 1.0 }, student: Student::Tied(Activation::Tanh), loss: Loss::Squared, noise: 0.1, positional: None };
+        let pb = Problem {
+            len: 3,
+            teacher: Teacher::Scalar {
+                f: Function::Staircase2,
+                scale: 1.0,
+            },
+            student: Student::Tied(Activation::Tanh),
+            loss: Loss::Squared,
+            noise: 0.1,
+            positional: None,
+        };
         let o = opts(3 * CHUNK as u64 + 5, 40);
         let a = simulate(&pool(Some(1)).unwrap(), &pb, &o, 7, &[0, 1], true, &Never).unwrap();
         let b = simulate(&pool(Some(2)).unwrap(), &pb, &o, 7, &[0, 1], true, &Never).unwrap();
@@ -640,9 +782,29 @@ mod tests {
     fn fused_pass_equals_naive_spherical_sgd() {
         for pb in [
             attention(),
-            Problem { len: 2, teacher: Teacher::Scalar { f: Function::Pair, scale: 1.0 }, student: Student::Untied(Activation::Identity), loss: Loss::Mse, noise: 0.0, positional: None },
+            Problem {
+                len: 2,
+                teacher: Teacher::Scalar {
+                    f: Function::Pair,
+                    scale: 1.0,
+                },
+                student: Student::Untied(Activation::Identity),
+                loss: Loss::Mse,
+                noise: 0.0,
+                positional: None,
+            },
             // 10 tokens per block: the unfused (one axpy per token) update
-            Problem { len: 5, teacher: Teacher::Scalar { f: Function::Sum, scale: 1.0 }, student: Student::Tied(Activation::Tanh), loss: Loss::Squared, noise: 0.0, positional: Some(vec![1.0, -1.0, 0.5, 0.0, 2.0]) },
+            Problem {
+                len: 5,
+                teacher: Teacher::Scalar {
+                    f: Function::Sum,
+                    scale: 1.0,
+                },
+                student: Student::Tied(Activation::Tanh),
+                loss: Loss::Squared,
+                noise: 0.0,
+                positional: Some(vec![1.0, -1.0, 0.5, 0.0, 2.0]),
+            },
         ] {
             let d = CHUNK + 100;
             let mut o = opts(d as u64, 6);
@@ -671,7 +833,11 @@ mod tests {
                     }
                 }
                 let m_naive = w[..d].iter().zip(ws).map(|(a, b)| a * b).sum::<f64>() / d as f64;
-                assert!((m_naive - out.m[step as usize * k]).abs() < 1e-10, "step {step}: {m_naive} vs {}", out.m[step as usize * k]);
+                assert!(
+                    (m_naive - out.m[step as usize * k]).abs() < 1e-10,
+                    "step {step}: {m_naive} vs {}",
+                    out.m[step as usize * k]
+                );
                 let mut grad = vec![0.0; k * d];
                 for b in 0..o.batch {
                     let mut zs = vec![0.0; l];
@@ -680,9 +846,14 @@ mod tests {
                         let xi = &x[(b * l + i) * d..(b * l + i + 1) * d];
                         let blk = if k == 1 { 0 } else { i };
                         zs[i] = xi.iter().zip(ws).map(|(a, c)| a * c).sum();
-                        z[i] = xi.iter().zip(&w[blk * d..(blk + 1) * d]).map(|(a, c)| a * c).sum();
+                        z[i] = xi
+                            .iter()
+                            .zip(&w[blk * d..(blk + 1) * d])
+                            .map(|(a, c)| a * c)
+                            .sum();
                         if let Some(s) = &pb.positional {
-                            z[i] += s[i] * w[..d].iter().zip(p).map(|(a, c)| a * c).sum::<f64>() / sd;
+                            z[i] +=
+                                s[i] * w[..d].iter().zip(p).map(|(a, c)| a * c).sum::<f64>() / sd;
                         }
                     }
                     let mut g = vec![0.0; l];
@@ -702,14 +873,31 @@ mod tests {
                 let s = ((k * d) as f64 / w.iter().map(|v| v * v).sum::<f64>()).sqrt();
                 w.iter_mut().for_each(|v| *v *= s);
             }
-            let err = w.iter().zip(&out.weights).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let err = w
+                .iter()
+                .zip(&out.weights)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             assert!(err < 1e-10, "max weight difference {err}");
         }
     }
 
     #[test]
     fn early_stop_and_initial_overlap() {
-        let pb = Problem { len: 2, teacher: Teacher::Scalar { f: Function::Sum, scale: 1.0 }, student: Student::Ssi { f: Function::Sum, scale: 1.0 }, loss: Loss::Squared, noise: 0.0, positional: None };
+        let pb = Problem {
+            len: 2,
+            teacher: Teacher::Scalar {
+                f: Function::Sum,
+                scale: 1.0,
+            },
+            student: Student::Ssi {
+                f: Function::Sum,
+                scale: 1.0,
+            },
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        };
         let mut o = opts(4000, 100_000);
         o.stop_overlap = Some(0.9);
         let out = &simulate(&pool(Some(2)).unwrap(), &pb, &o, 1, &[0], false, &Never).unwrap()[0];

@@ -276,7 +276,12 @@ impl Loss {
             "squared" => Self::Squared,
             "mse" => Self::Mse,
             "frobenius" => Self::Frobenius,
-            other => return Err(invalid("loss", format!("unknown loss {other:?}; expected squared, mse or frobenius"))),
+            other => {
+                return Err(invalid(
+                    "loss",
+                    format!("unknown loss {other:?}; expected squared, mse or frobenius"),
+                ))
+            }
         })
     }
 }
@@ -334,37 +339,63 @@ impl Problem {
     pub fn validate(&self) -> Result<()> {
         let l = self.len;
         ensure(l >= 1, "L", || format!("must be >= 1, got {l}"))?;
-        ensure(self.noise >= 0.0 && self.noise.is_finite(), "noise", || format!("must be finite and >= 0, got {}", self.noise))?;
+        ensure(self.noise >= 0.0 && self.noise.is_finite(), "noise", || {
+            format!("must be finite and >= 0, got {}", self.noise)
+        })?;
         match &self.teacher {
             Teacher::Scalar { f, scale } => {
-                ensure(l >= f.min_len(), "L", || format!("target {f:?} needs L >= {}, got {l}", f.min_len()))?;
-                ensure(scale.is_finite(), "target_scale", || "must be finite".into())?;
+                ensure(l >= f.min_len(), "L", || {
+                    format!("target {f:?} needs L >= {}, got {l}", f.min_len())
+                })?;
+                ensure(scale.is_finite(), "target_scale", || {
+                    "must be finite".into()
+                })?;
             }
             Teacher::Attention { omega, a } => {
-                ensure((0.0..=1.0).contains(omega), "omega", || format!("must be in [0, 1], got {omega}"))?;
-                ensure(a.len() == l * l, "a_matrix", || format!("must be {l} x {l}, got {} entries", a.len()))?;
-                ensure(a.iter().all(|v| v.is_finite()), "a_matrix", || "must be finite".into())?;
+                ensure((0.0..=1.0).contains(omega), "omega", || {
+                    format!("must be in [0, 1], got {omega}")
+                })?;
+                ensure(a.len() == l * l, "a_matrix", || {
+                    format!("must be {l} x {l}, got {} entries", a.len())
+                })?;
+                ensure(a.iter().all(|v| v.is_finite()), "a_matrix", || {
+                    "must be finite".into()
+                })?;
             }
         }
         match &self.student {
             Student::Ssi { f, scale } => {
-                ensure(l >= f.min_len(), "L", || format!("student function {f:?} needs L >= {}, got {l}", f.min_len()))?;
-                ensure(scale.is_finite(), "student_scale", || "must be finite".into())?;
+                ensure(l >= f.min_len(), "L", || {
+                    format!("student function {f:?} needs L >= {}, got {l}", f.min_len())
+                })?;
+                ensure(scale.is_finite(), "student_scale", || {
+                    "must be finite".into()
+                })?;
             }
             Student::Untied(_) => {
-                ensure(self.positional.is_none(), "positional", || "the untied student takes no positional encoding".into())?;
+                ensure(self.positional.is_none(), "positional", || {
+                    "the untied student takes no positional encoding".into()
+                })?;
             }
             Student::Attention(Readout::Bilinear { a, b }) => {
-                ensure(a.len() == l && b.len() == l, "readout", || format!("bilinear read-out vectors must have length L = {l}"))?;
+                ensure(a.len() == l && b.len() == l, "readout", || {
+                    format!("bilinear read-out vectors must have length L = {l}")
+                })?;
             }
             _ => {}
         }
         if let Some(s) = &self.positional {
-            ensure(s.len() == l, "positional", || format!("must have L = {l} coefficients, got {}", s.len()))?;
-            ensure(s.iter().all(|v| v.is_finite()), "positional", || "must be finite".into())?;
+            ensure(s.len() == l, "positional", || {
+                format!("must have L = {l} coefficients, got {}", s.len())
+            })?;
+            ensure(s.iter().all(|v| v.is_finite()), "positional", || {
+                "must be finite".into()
+            })?;
         }
         let (nt, ns) = (self.teacher_outputs(), self.student_outputs());
-        ensure(nt == ns, "student", || format!("outputs {ns} values per sample but the teacher outputs {nt}"))?;
+        ensure(nt == ns, "student", || {
+            format!("outputs {ns} values per sample but the teacher outputs {nt}")
+        })?;
         Ok(())
     }
 
@@ -395,7 +426,13 @@ impl Problem {
     /// Scratch buffers sized for this problem.
     pub fn work(&self) -> Work {
         let l2 = self.len * self.len;
-        Work { s: vec![0.0; l2], gs: vec![0.0; l2], yhat: vec![0.0; l2.max(1)], r: vec![0.0; l2.max(1)], grad: vec![0.0; self.len] }
+        Work {
+            s: vec![0.0; l2],
+            gs: vec![0.0; l2],
+            yhat: vec![0.0; l2.max(1)],
+            r: vec![0.0; l2.max(1)],
+            grad: vec![0.0; self.len],
+        }
     }
 
     /// Noiseless teacher output for projections `zs` into `y` (`teacher_outputs()` entries).
@@ -423,9 +460,18 @@ impl Problem {
                 softmax_rows(z, &mut work.s);
                 match readout {
                     Readout::Matrix => yhat[..l * l].copy_from_slice(&work.s),
-                    Readout::Trace => yhat[0] = (0..l).map(|i| work.s[i * l + i]).sum::<f64>() / (l as f64).sqrt(),
+                    Readout::Trace => {
+                        yhat[0] = (0..l).map(|i| work.s[i * l + i]).sum::<f64>() / (l as f64).sqrt()
+                    }
                     Readout::Bilinear { a, b } => {
-                        yhat[0] = work.s.chunks(l).zip(a).map(|(row, ai)| ai * row.iter().zip(b).map(|(s, bj)| s * bj).sum::<f64>()).sum();
+                        yhat[0] = work
+                            .s
+                            .chunks(l)
+                            .zip(a)
+                            .map(|(row, ai)| {
+                                ai * row.iter().zip(b).map(|(s, bj)| s * bj).sum::<f64>()
+                            })
+                            .sum();
                     }
                 }
             }
@@ -526,24 +572,76 @@ mod tests {
     fn problems() -> Vec<Problem> {
         let a = vec![0.7, 0.3, 0.2, 0.8];
         let mut out = Vec::new();
-        for f in [Function::Sum, Function::Pair, Function::He2Sum, Function::Staircase2, Function::He2Difference] {
-            out.push(Problem { len: 3, teacher: Teacher::Scalar { f, scale: 1.0 }, student: Student::Ssi { f, scale: 0.7 }, loss: Loss::Squared, noise: 0.0, positional: None });
+        for f in [
+            Function::Sum,
+            Function::Pair,
+            Function::He2Sum,
+            Function::Staircase2,
+            Function::He2Difference,
+        ] {
+            out.push(Problem {
+                len: 3,
+                teacher: Teacher::Scalar { f, scale: 1.0 },
+                student: Student::Ssi { f, scale: 0.7 },
+                loss: Loss::Squared,
+                noise: 0.0,
+                positional: None,
+            });
         }
         for act in [Activation::Tanh, Activation::He2, Activation::Sigmoid] {
-            out.push(Problem { len: 3, teacher: Teacher::Scalar { f: Function::Triple, scale: 1.0 }, student: Student::Tied(act), loss: Loss::Mse, noise: 0.0, positional: None });
+            out.push(Problem {
+                len: 3,
+                teacher: Teacher::Scalar {
+                    f: Function::Triple,
+                    scale: 1.0,
+                },
+                student: Student::Tied(act),
+                loss: Loss::Mse,
+                noise: 0.0,
+                positional: None,
+            });
         }
-        for (readout, loss) in [(Readout::Matrix, Loss::Squared), (Readout::Matrix, Loss::Frobenius)] {
-            out.push(Problem { len: 2, teacher: Teacher::Attention { omega: 0.3, a: a.clone() }, student: Student::Attention(readout), loss, noise: 0.0, positional: Some(vec![1.0, -1.0]) });
+        for (readout, loss) in [
+            (Readout::Matrix, Loss::Squared),
+            (Readout::Matrix, Loss::Frobenius),
+        ] {
+            out.push(Problem {
+                len: 2,
+                teacher: Teacher::Attention {
+                    omega: 0.3,
+                    a: a.clone(),
+                },
+                student: Student::Attention(readout),
+                loss,
+                noise: 0.0,
+                positional: Some(vec![1.0, -1.0]),
+            });
         }
         out.push(Problem {
             len: 2,
-            teacher: Teacher::Scalar { f: Function::Sum, scale: 0.5 },
-            student: Student::Attention(Readout::Bilinear { a: vec![0.6, 0.8], b: vec![1.0, 0.0] }),
+            teacher: Teacher::Scalar {
+                f: Function::Sum,
+                scale: 0.5,
+            },
+            student: Student::Attention(Readout::Bilinear {
+                a: vec![0.6, 0.8],
+                b: vec![1.0, 0.0],
+            }),
             loss: Loss::Squared,
             noise: 0.0,
             positional: None,
         });
-        out.push(Problem { len: 2, teacher: Teacher::Scalar { f: Function::Sum, scale: 0.5 }, student: Student::Attention(Readout::Trace), loss: Loss::Squared, noise: 0.0, positional: None });
+        out.push(Problem {
+            len: 2,
+            teacher: Teacher::Scalar {
+                f: Function::Sum,
+                scale: 0.5,
+            },
+            student: Student::Attention(Readout::Trace),
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        });
         out
     }
 
@@ -563,15 +661,30 @@ mod tests {
                 zp[k] += h;
                 zm[k] -= h;
                 let mut tmp = vec![0.0; l];
-                let fd = (p.eval(&zs, &zp, &mut tmp, &mut w) - p.eval(&zs, &zm, &mut tmp, &mut w)) / (2.0 * h);
-                assert!((fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()), "{p:?}: component {k}: fd {fd} vs {}", g[k]);
+                let fd = (p.eval(&zs, &zp, &mut tmp, &mut w) - p.eval(&zs, &zm, &mut tmp, &mut w))
+                    / (2.0 * h);
+                assert!(
+                    (fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{p:?}: component {k}: fd {fd} vs {}",
+                    g[k]
+                );
             }
         }
     }
 
     #[test]
     fn perfect_student_has_zero_loss() {
-        let p = Problem { len: 2, teacher: Teacher::Attention { omega: 0.0, a: vec![0.5; 4] }, student: Student::Attention(Readout::Matrix), loss: Loss::Squared, noise: 0.0, positional: None };
+        let p = Problem {
+            len: 2,
+            teacher: Teacher::Attention {
+                omega: 0.0,
+                a: vec![0.5; 4],
+            },
+            student: Student::Attention(Readout::Matrix),
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        };
         let mut w = p.work();
         let mut g = vec![0.0; 2];
         let z = [0.4, -1.3];
@@ -581,9 +694,35 @@ mod tests {
 
     #[test]
     fn mismatched_outputs_are_rejected() {
-        let p = Problem { len: 2, teacher: Teacher::Attention { omega: 0.0, a: vec![0.5; 4] }, student: Student::Tied(Activation::Identity), loss: Loss::Squared, noise: 0.0, positional: None };
-        assert!(matches!(p.validate(), Err(crate::KernelError::InvalidArgument { name: "student", .. })));
-        let q = Problem { len: 1, teacher: Teacher::Scalar { f: Function::Pair, scale: 1.0 }, student: Student::Tied(Activation::Identity), loss: Loss::Squared, noise: 0.0, positional: None };
+        let p = Problem {
+            len: 2,
+            teacher: Teacher::Attention {
+                omega: 0.0,
+                a: vec![0.5; 4],
+            },
+            student: Student::Tied(Activation::Identity),
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        };
+        assert!(matches!(
+            p.validate(),
+            Err(crate::KernelError::InvalidArgument {
+                name: "student",
+                ..
+            })
+        ));
+        let q = Problem {
+            len: 1,
+            teacher: Teacher::Scalar {
+                f: Function::Pair,
+                scale: 1.0,
+            },
+            student: Student::Tied(Activation::Identity),
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        };
         assert!(q.validate().is_err());
     }
 }

@@ -69,18 +69,38 @@ impl SgdOptions {
     pub fn validate(&self, problem: &Problem) -> Result<()> {
         problem.validate()?;
         ensure(self.d >= 1, "d", || format!("must be >= 1, got {}", self.d))?;
-        ensure(self.lr.is_finite() && self.lr >= 0.0, "lr", || format!("must be finite and >= 0, got {}", self.lr))?;
+        ensure(self.lr.is_finite() && self.lr >= 0.0, "lr", || {
+            format!("must be finite and >= 0, got {}", self.lr)
+        })?;
         ensure(self.batch >= 1, "batch", || "must be >= 1".into())?;
-        ensure(self.record.windows(2).all(|w| w[0] < w[1]), "record", || "must be strictly increasing".into())?;
-        ensure(self.record.last().map_or(true, |&r| r <= self.steps), "record", || "steps beyond `steps`".into())?;
+        ensure(
+            self.record.windows(2).all(|w| w[0] < w[1]),
+            "record",
+            || "must be strictly increasing".into(),
+        )?;
+        ensure(
+            self.record.last().map_or(true, |&r| r <= self.steps),
+            "record",
+            || "steps beyond `steps`".into(),
+        )?;
         if let Some(s) = self.stop_overlap {
             ensure(s.is_finite(), "stop_overlap", || "must be finite".into())?;
         }
         let m0 = self.m0.unwrap_or(0.0);
         let e0 = self.e0.unwrap_or(0.0);
-        ensure(m0.is_finite() && e0.is_finite() && m0 * m0 + e0 * e0 <= 1.0, "m0", || format!("need m0^2 + e0^2 <= 1, got m0={m0}, e0={e0}"))?;
-        ensure(self.e0.is_none() || problem.positional.is_some(), "e0", || "needs a positional encoding".into())?;
-        ensure(self.e0.is_none() || self.m0.is_some(), "e0", || "give m0 together with e0".into())?;
+        ensure(
+            m0.is_finite() && e0.is_finite() && m0 * m0 + e0 * e0 <= 1.0,
+            "m0",
+            || format!("need m0^2 + e0^2 <= 1, got m0={m0}, e0={e0}"),
+        )?;
+        ensure(
+            self.e0.is_none() || problem.positional.is_some(),
+            "e0",
+            || "needs a positional encoding".into(),
+        )?;
+        ensure(self.e0.is_none() || self.m0.is_some(), "e0", || {
+            "give m0 together with e0".into()
+        })?;
         Ok(())
     }
 }

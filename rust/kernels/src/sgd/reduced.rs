@@ -86,7 +86,8 @@ impl<'a> Chain<'a> {
             None => {
                 // a uniform point of the sphere: its first coordinates over the norm
                 let mut rng = stream(seed, &[tags::INIT, run, u64::MAX]);
-                let rest = ChiSquared::new(if tied && pe { df - 2.0 } else { df - 1.0 }).map_err(|e| crate::error::invalid("d", format!("{e}")))?;
+                let rest = ChiSquared::new(if tied && pe { df - 2.0 } else { df - 1.0 })
+                    .map_err(|e| crate::error::invalid("d", format!("{e}")))?;
                 for mv in m.iter_mut() {
                     let g1 = normal(&mut rng);
                     let g2 = if tied && pe { normal(&mut rng) } else { 0.0 };
@@ -134,13 +135,22 @@ impl<'a> Chain<'a> {
             self.out.steps.push(self.step);
             self.out.m.extend_from_slice(&self.m);
             self.out.e.push(self.e);
-            self.out.q.push(self.q.iter().sum::<f64>() / self.q.len() as f64);
-            self.out.loss.push(if self.loss_n > 0 { self.loss_sum / self.loss_n as f64 } else { f64::NAN });
+            self.out
+                .q
+                .push(self.q.iter().sum::<f64>() / self.q.len() as f64);
+            self.out.loss.push(if self.loss_n > 0 {
+                self.loss_sum / self.loss_n as f64
+            } else {
+                f64::NAN
+            });
             self.loss_sum = 0.0;
             self.loss_n = 0;
             self.rec += 1;
         }
-        let stop = self.o.stop_overlap.is_some_and(|s| stop_measure(&self.m) >= s);
+        let stop = self
+            .o
+            .stop_overlap
+            .is_some_and(|s| stop_measure(&self.m) >= s);
         if stop || self.step >= self.o.steps {
             self.done = true;
             self.out.stopped = stop;
@@ -159,7 +169,9 @@ impl<'a> Chain<'a> {
         let df = self.o.d as f64;
         let k = self.m.len();
         if self.tied {
-            self.rho[0] = (self.q[0] - self.m[0] * self.m[0] - self.e * self.e).max(0.0).sqrt();
+            self.rho[0] = (self.q[0] - self.m[0] * self.m[0] - self.e * self.e)
+                .max(0.0)
+                .sqrt();
         } else {
             for ((r, m), q) in self.rho.iter_mut().zip(&self.m).zip(&self.q) {
                 *r = (q - m * m).max(0.0).sqrt();
@@ -175,22 +187,32 @@ impl<'a> Chain<'a> {
             for i in 0..l {
                 let j = bi * l + i;
                 self.a[j] = normal(&mut self.rng);
-                self.b[j] = if self.tied && pe.is_some() { normal(&mut self.rng) } else { 0.0 };
+                self.b[j] = if self.tied && pe.is_some() {
+                    normal(&mut self.rng)
+                } else {
+                    0.0
+                };
                 self.c[j] = normal(&mut self.rng);
                 self.zs[i] = self.a[j];
                 self.z[i] = if self.tied {
-                    self.m[0] * self.a[j] + self.e * self.b[j] + rho[0] * self.c[j] + pe.map_or(0.0, |s| s[i] * self.e)
+                    self.m[0] * self.a[j]
+                        + self.e * self.b[j]
+                        + rho[0] * self.c[j]
+                        + pe.map_or(0.0, |s| s[i] * self.e)
                 } else {
                     self.m[i] * self.a[j] + rho[i] * self.c[j]
                 };
             }
-            self.pb.teacher_output(&self.zs, &mut self.y, &mut self.work);
+            self.pb
+                .teacher_output(&self.zs, &mut self.y, &mut self.work);
             if self.pb.noise > 0.0 {
                 for yv in self.y.iter_mut() {
                     *yv += self.pb.noise * normal(&mut self.rng);
                 }
             }
-            loss += self.pb.loss_grad(&self.y, &self.z, &mut self.g, &mut self.work);
+            loss += self
+                .pb
+                .loss_grad(&self.y, &self.z, &mut self.g, &mut self.work);
             for i in 0..l {
                 let j = bi * l + i;
                 let blk = if self.tied { 0 } else { i };
@@ -220,7 +242,13 @@ impl<'a> Chain<'a> {
         self.acc = acc;
         let total: f64 = self.q.iter().sum();
         if !(total.is_finite() && total > 0.0) {
-            return Err(crate::KernelError::Numerical { what: "online_sgd", reason: format!("the weights became non-finite at step {} (learning rate too large?)", self.step) });
+            return Err(crate::KernelError::Numerical {
+                what: "online_sgd",
+                reason: format!(
+                    "the weights became non-finite at step {} (learning rate too large?)",
+                    self.step
+                ),
+            });
         }
         if self.o.spherical {
             let r = k as f64 / total;
@@ -245,14 +273,30 @@ impl<'a> Chain<'a> {
 }
 
 /// Simulate the overlap chain of the runs `runs`, in parallel over runs.
-pub fn simulate<I: Interrupt + ?Sized>(pool: &ThreadPool, problem: &Problem, opts: &SgdOptions, seed: u64, runs: &[u64], ctl: &I) -> Result<Vec<RunOutput>> {
+pub fn simulate<I: Interrupt + ?Sized>(
+    pool: &ThreadPool,
+    problem: &Problem,
+    opts: &SgdOptions,
+    seed: u64,
+    runs: &[u64],
+    ctl: &I,
+) -> Result<Vec<RunOutput>> {
     opts.validate(problem)?;
-    ensure(opts.d >= 4, "d", || format!("must be >= 4 in the reduced mode, got {}", opts.d))?;
-    let mut chains = runs.iter().map(|&r| Chain::new(problem, opts, seed, r)).collect::<Result<Vec<_>>>()?;
+    ensure(opts.d >= 4, "d", || {
+        format!("must be >= 4 in the reduced mode, got {}", opts.d)
+    })?;
+    let mut chains = runs
+        .iter()
+        .map(|&r| Chain::new(problem, opts, seed, r))
+        .collect::<Result<Vec<_>>>()?;
     let block = (1u64 << 18) / (opts.batch * problem.len) as u64;
     while chains.iter().any(|c| !c.done) {
         ctl.check()?;
-        pool.install(|| chains.par_iter_mut().try_for_each(|c| c.advance(block.max(1))))?;
+        pool.install(|| {
+            chains
+                .par_iter_mut()
+                .try_for_each(|c| c.advance(block.max(1)))
+        })?;
     }
     Ok(chains.into_iter().map(|c| c.out).collect())
 }
@@ -266,8 +310,28 @@ mod tests {
 
     #[test]
     fn identical_for_any_thread_count() {
-        let pb = Problem { len: 2, teacher: Teacher::Scalar { f: Function::Pair, scale: 1.0 }, student: Student::Untied(Activation::Identity), loss: Loss::Squared, noise: 0.2, positional: None };
-        let o = SgdOptions { d: 1000, lr: 0.3, steps: 20_000, batch: 2, spherical: true, record: vec![0, 10_000, 20_000], stop_overlap: None, m0: None, e0: None };
+        let pb = Problem {
+            len: 2,
+            teacher: Teacher::Scalar {
+                f: Function::Pair,
+                scale: 1.0,
+            },
+            student: Student::Untied(Activation::Identity),
+            loss: Loss::Squared,
+            noise: 0.2,
+            positional: None,
+        };
+        let o = SgdOptions {
+            d: 1000,
+            lr: 0.3,
+            steps: 20_000,
+            batch: 2,
+            spherical: true,
+            record: vec![0, 10_000, 20_000],
+            stop_overlap: None,
+            m0: None,
+            e0: None,
+        };
         let a = simulate(&pool(Some(1)).unwrap(), &pb, &o, 5, &[0, 1, 2], &Never).unwrap();
         let b = simulate(&pool(Some(2)).unwrap(), &pb, &o, 5, &[0, 1, 2], &Never).unwrap();
         for (x, y) in a.iter().zip(&b) {
@@ -281,10 +345,33 @@ mod tests {
     /// `dm/dt = eta (1 - m^2) - eta^2 m E g^2 / 2` with `E g^2 = 2 (1 - m)`.
     #[test]
     fn drift_matches_closed_form() {
-        let pb = Problem { len: 1, teacher: Teacher::Scalar { f: Function::First, scale: 1.0 }, student: Student::Ssi { f: Function::First, scale: 1.0 }, loss: Loss::Squared, noise: 0.0, positional: None };
+        let pb = Problem {
+            len: 1,
+            teacher: Teacher::Scalar {
+                f: Function::First,
+                scale: 1.0,
+            },
+            student: Student::Ssi {
+                f: Function::First,
+                scale: 1.0,
+            },
+            loss: Loss::Squared,
+            noise: 0.0,
+            positional: None,
+        };
         let (d, eta, m0) = (1000u64, 0.5, 0.4);
         let n = 4000;
-        let o = SgdOptions { d, lr: eta, steps: 1, batch: 1, spherical: true, record: vec![1], stop_overlap: None, m0: Some(m0), e0: None };
+        let o = SgdOptions {
+            d,
+            lr: eta,
+            steps: 1,
+            batch: 1,
+            spherical: true,
+            record: vec![1],
+            stop_overlap: None,
+            m0: Some(m0),
+            e0: None,
+        };
         let runs: Vec<u64> = (0..n).collect();
         let out = simulate(&pool(Some(2)).unwrap(), &pb, &o, 9, &runs, &Never).unwrap();
         let mean: f64 = out.iter().map(|r| r.m[0] - m0).sum::<f64>() / n as f64 * d as f64;
