@@ -8,6 +8,7 @@
 pub mod amp;
 pub mod control;
 pub mod error;
+pub mod glm;
 pub mod linalg;
 pub mod models;
 pub mod priors;
