@@ -5,6 +5,7 @@
 
 from hdcore.studies.base import STUDIES, Study, StudyOutput, get_study, register
 from hdcore.studies import spiked_matrix  # noqa: F401  (registers its studies)
+from hdcore.studies import multi_index  # noqa: F401  (registers its studies)
 
 __all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register", "list_studies"]
 

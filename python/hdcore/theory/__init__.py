@@ -10,6 +10,19 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution,
 )
+from hdcore.theory.glm import (  # noqa: F811  (state_evolution dispatches on the model type)
+    GAMPFixedPoints,
+    GLMStateEvolution,
+    SpectralPrediction,
+    WeakRecovery,
+    gamp_fixed_points,
+    gamp_state_evolution,
+    glm_free_entropy,
+    glm_thresholds,
+    spectral_prediction,
+    state_evolution,
+    weak_recovery_threshold,
+)
 
 __all__ = [
     "BBP",
@@ -21,4 +34,14 @@ __all__ = [
     "free_entropy",
     "information_theoretic_threshold",
     "state_evolution",
+    "GAMPFixedPoints",
+    "GLMStateEvolution",
+    "SpectralPrediction",
+    "WeakRecovery",
+    "gamp_fixed_points",
+    "gamp_state_evolution",
+    "glm_free_entropy",
+    "glm_thresholds",
+    "spectral_prediction",
+    "weak_recovery_threshold",
 ]

@@ -4,6 +4,7 @@
 mod convert;
 mod errors;
 mod fn_amp;
+mod fn_glm;
 mod fn_linalg;
 mod fn_models;
 mod fn_priors;
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_priors::register(m)?;
     fn_models::register(m)?;
     fn_amp::register(m)?;
+    fn_glm::register(m)?;
     Ok(())
 }

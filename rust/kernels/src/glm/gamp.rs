@@ -9,8 +9,22 @@
 //! W, V = f_in(B, A), (1/d) sum_i d f_in / d b_i    (InputDenoiser)
 //! ```
 //!
-//! One iteration streams `X` once ([`super::ops::fused_pass`]). Damping mixes the new `(W, V)`
-//! with the old ones. The overlaps `M = W^T W*/d` and `Q = W^T W/d` are recorded per iterate.
+//! One iteration streams `X` once ([`super::ops::fused_pass`]).
+//!
+//! Damping `delta` follows the damped GAMP of Vila, Schniter, Rangan, Krzakala & Zdeborova
+//! (ICASSP 2015, Alg. 1) with `beta = 1 - delta`: from the second iteration on, `g` and `A` are
+//! running averages `(1 - delta) new + delta old`, and `B = X^T g + W_bar A` uses the running
+//! average `W_bar` of the estimates; `omega` uses the damped `g` of the previous iteration. This
+//! keeps the Onsager correction consistent, which damping `W` and `V` alone does not (the
+//! per-sample recursion of `omega` then diverges for non-log-concave channels such as phase
+//! retrieval). Without damping the loop is plain GAMP. The uninformative fixed point of channels
+//! with `E[z | y] = 0` is unstable along `V` for plain GAMP once `alpha` is large (for
+//! `y = z^2` the multiplier is `-alpha`), so such channels need damping.
+//!
+//! The loop stops when `||W^{t+1} - W^t||_F^2 / d < tol`, or when the posterior has collapsed
+//! onto a point (`tr V / p < 1e-13`, perfect recovery with a discrete prior): further iterations
+//! would only amplify rounding errors. The overlaps `M = W^T W*/d` and `Q = W^T W/d` are recorded
+//! per iterate.
 
 use super::input::InputDenoiser;
 use super::ops::fused_pass;
@@ -21,12 +35,15 @@ use crate::error::{ensure, KernelError, Result};
 use crate::linalg::{Dense, LinearOperator, Scalar};
 use rayon::ThreadPool;
 
+/// `tr V / p` below which the posterior is considered collapsed onto a point.
+pub const COLLAPSED: f64 = 1e-13;
+
 /// Iteration settings.
 #[derive(Debug, Clone, Copy)]
 pub struct GampOptions {
     /// Maximal number of iterations.
     pub n_iter: usize,
-    /// Damping in `[0, 1)`: `new = (1 - damping) update + damping old` for `W` and `V`.
+    /// Damping in `[0, 1)` of `g`, `A` and the input-side average of `W` (see the module docs).
     pub damping: f64,
     /// Stop when `||W^{t+1} - W^t||_F^2 / d < tol`.
     pub tol: f64,
@@ -121,14 +138,18 @@ where
     };
     record(&mut out, &w);
     let mut w_cm = vec![0.0; d * p];
+    let mut w_bar = w.clone();
+    let mut a = vec![0.0; p * p];
     let mut g_prev = vec![0.0; n * p];
     let mut g_new = vec![0.0; n * p];
     let mut b_cm = vec![0.0; d * p];
     let mut b = vec![0.0; d * p];
     let mut w_new = vec![0.0; d * p];
     let mut c = vec![0.0; p * p];
-    for _ in 0..opts.n_iter {
+    let delta = opts.damping;
+    for t in 0..opts.n_iter {
         ctl.check()?;
+        let damp = if t == 0 { 0.0 } else { delta };
         to_col_major(p, &w, &mut w_cm);
         let ctx = channel.prepare(&v)?;
         let vv = &v;
@@ -138,13 +159,19 @@ where
             x,
             &w_cm,
             p,
-            |mu, a, bo, extra, grow| {
+            |mu, xw, bo, extra, grow| {
+                let old = &gp[mu * p..(mu + 1) * p];
                 let mut omega = [0.0; MAXP];
                 for k in 0..p {
-                    omega[k] = a[k] - (0..p).map(|l| vv[k * p + l] * gp[mu * p + l]).sum::<f64>();
+                    omega[k] = xw[k] - (0..p).map(|l| vv[k * p + l] * old[l]).sum::<f64>();
                 }
                 let mut dg = [0.0; MAXP * MAXP];
                 channel.g_out(&ctx, mu, &omega[..p], bo, &mut dg[..p * p])?;
+                if damp > 0.0 {
+                    for (bk, ok) in bo.iter_mut().zip(old) {
+                        *bk = (1.0 - damp) * *bk + damp * ok;
+                    }
+                }
                 for (e, v) in extra.iter_mut().zip(&dg[..p * p]) {
                     *e += v;
                 }
@@ -156,35 +183,35 @@ where
             &mut g_new,
             p,
         )?;
-        let mut a: Vec<f64> = dgsum.iter().map(|s| -s / df).collect();
-        symmetrize(p, &mut a);
-        // B = X^T g + W A (row-major)
+        let mut a_new: Vec<f64> = dgsum.iter().map(|s| -s / df).collect();
+        symmetrize(p, &mut a_new);
+        for (ak, nk) in a.iter_mut().zip(&a_new) {
+            *ak = (1.0 - damp) * nk + damp * *ak;
+        }
+        for (wb, wk) in w_bar.iter_mut().zip(&w) {
+            *wb = (1.0 - damp) * wk + damp * *wb;
+        }
+        // B = X^T g + W_bar A (row-major)
         for i in 0..d {
             for k in 0..p {
-                b[i * p + k] = b_cm[k * d + i] + (0..p).map(|l| w[i * p + l] * a[l * p + k]).sum::<f64>();
+                b[i * p + k] = b_cm[k * d + i] + (0..p).map(|l| w_bar[i * p + l] * a[l * p + k]).sum::<f64>();
             }
         }
         denoiser.denoise(pool, &b, &a, &mut w_new, &mut c)?;
-        let mut diff = 0.0;
-        for (o, &nv) in w.iter_mut().zip(&w_new) {
-            let val = (1.0 - opts.damping) * nv + opts.damping * *o;
-            diff += (val - *o) * (val - *o);
-            *o = val;
-        }
-        for (o, &nv) in v.iter_mut().zip(&c) {
-            *o = (1.0 - opts.damping) * nv + opts.damping * *o;
-        }
+        let diff = w.iter().zip(&w_new).map(|(o, nv)| (nv - o) * (nv - o)).sum::<f64>() / df;
+        std::mem::swap(&mut w, &mut w_new);
+        v.copy_from_slice(&c);
         symmetrize(p, &mut v);
         if w.iter().any(|x| !x.is_finite()) || v.iter().any(|x| !x.is_finite()) {
             return Err(KernelError::Numerical { what: "gamp", reason: "the iterate became non-finite (try damping)".into() });
         }
         std::mem::swap(&mut g_prev, &mut g_new);
-        out.a = a;
-        let diff = diff / df;
+        out.a.copy_from_slice(&a);
         out.delta.push(diff);
         out.n_iter += 1;
         record(&mut out, &w);
-        if diff < opts.tol {
+        let collapsed = (0..p).map(|k| v[k * p + k]).sum::<f64>() / (p as f64) < COLLAPSED;
+        if diff < opts.tol || collapsed {
             out.converged = true;
             break;
         }

@@ -61,7 +61,7 @@ mod tests {
         let mut w0 = vec![0.0; d * p];
         fill_standard_normal(&pl, 1, domain::INIT, &mut w0);
         w0.iter_mut().for_each(|v| *v *= 1e-3);
-        gamp(&pl, &xd, &out, &prior, &w0, &[1.0], Some(&w), GampOptions { n_iter: 60, damping: 0.0, tol: 1e-12 }, &Never).unwrap()
+        gamp(&pl, &xd, &out, &prior, &w0, &[1.0], Some(&w), GampOptions { n_iter: 60, damping: 0.3, tol: 1e-12 }, &Never).unwrap()
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use super::channels::{Channel, Posterior};
 use super::small::{Spd, MAXP};
 use crate::error::{ensure, Result};
+use rayon::prelude::*;
+use rayon::ThreadPool;
 
 /// Output function of GAMP for `n` samples with `p`-dimensional pre-activations.
 ///
@@ -70,6 +72,19 @@ pub fn bayes_g_out(channel: &Channel, v: &Spd, y: f64, omega: &[f64], g: &mut [f
         }
     }
     Ok(())
+}
+
+/// `g_out` (`n x p`) and its Jacobian (`n x p x p`) for every sample (parallel over samples).
+pub fn g_out_batch(pool: &ThreadPool, ch: &Channel, y: &[f64], omega: &[f64], v: &Spd, g: &mut [f64], dg: &mut [f64]) -> Result<()> {
+    let (n, p) = (y.len(), ch.p());
+    ensure(omega.len() == n * p && g.len() == n * p && dg.len() == n * p * p, "omega", || format!("expected {n} x {p} fields"))?;
+    ensure(v.p == p, "v", || format!("must be {p} x {p}"))?;
+    pool.install(|| {
+        g.par_chunks_mut(p)
+            .zip(dg.par_chunks_mut(p * p))
+            .enumerate()
+            .try_for_each(|(i, (gi, dgi))| bayes_g_out(ch, v, y[i], &omega[i * p..(i + 1) * p], gi, dgi))
+    })
 }
 
 impl OutputChannel for BayesOutput<'_> {

@@ -187,12 +187,12 @@ impl MomentAcc {
 
     /// `log sum_k exp(lw_k)`, posterior mean and covariance; `None` if every weight vanished.
     pub fn finish(&self, mean: &mut [f64], cov: &mut [f64]) -> Option<f64> {
-        if !(self.sum > 0.0) || !self.max.is_finite() {
+        if self.sum.is_nan() || self.sum <= 0.0 || !self.max.is_finite() {
             return None;
         }
         let p = self.p;
-        for i in 0..p {
-            mean[i] = self.m1[i] / self.sum;
+        for (m, s) in mean.iter_mut().zip(&self.m1[..p]) {
+            *m = s / self.sum;
         }
         for i in 0..p {
             for j in 0..p {
