@@ -213,7 +213,7 @@ class Channel(ABC):
             w = np.full(y.size, 1.0 / y.size)
         return self._noise_convolve(y, w, n_noise)
 
-    def se_points(self, q, *, n_xi: int = 64, n_z: int = 48, n_noise: int = 24,
+    def se_points(self, q, *, n_xi: int = 24, n_z: int = 48, n_noise: int = 24,
                   log2n: int = 15, seed: int = 2025):
         """Quadrature of the state evolution at overlap ``Q`` (p x p): the joint law of
         ``omega ~ N(0, Q)``, ``z | omega ~ N(omega, I - Q)`` and ``y = f(z) + noise``.
@@ -229,13 +229,18 @@ class Channel(ABC):
         q = np.atleast_2d(np.asarray(q, dtype=np.float64))
         v = np.eye(p) - q
         if p == 1:
+            # reversed conditioning: z ~ N(0, 1) by Gauss-Legendre on pieces split at the
+            # link's breakpoints b and at b +- 12 sqrt(V) (where the integrand varies on the
+            # scale sqrt(V) when V is small), then omega | z ~ N(q z, q (1 - q)) by Gauss-Hermite
+            qq = float(np.clip(q[0, 0], 0.0, 1.0))
+            sv = np.sqrt(max(1.0 - qq, 0.0))
+            breaks = sorted({c for b in self.breakpoints
+                             for c in (b - 12 * sv, b, b + 12 * sv)})
+            _, z, wz = _piecewise_z_nodes(np.zeros(1), 1.0, breaks, n_z)
             xi, wxi = gauss_hermite(n_xi)
-            om = np.sqrt(max(q[0, 0], 0.0)) * xi
-            sv = np.sqrt(max(v[0, 0], 1e-300))
-            idx, z, wz = _piecewise_z_nodes(om, sv, self.breakpoints, n_z)
-            omega = om[idx][:, None]
-            weights = wxi[idx] * wz
-            y = self.link(z[:, None])
+            omega = (qq * z[:, None] + np.sqrt(qq * (1.0 - qq)) * xi[None, :]).reshape(-1, 1)
+            weights = (wz[:, None] * wxi[None, :]).ravel()
+            y = np.repeat(self.link(z[:, None]), xi.size)
             if self.noise > 0:
                 x, wx = gauss_hermite(n_noise)
                 y = (y[:, None] + np.sqrt(self.noise) * x[None, :]).ravel()
