@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from hdcore.algorithms import gamp
 from hdcore.models import MultiIndex
 from hdcore.theory import state_evolution
@@ -48,8 +47,8 @@ def test_fast_and_open_paths_give_the_same_numbers():
         np.testing.assert_allclose(fast.estimate, slow.estimate, rtol=1e-7, atol=1e-10)
         # user callables with the same signatures (the open path's plug-in points)
         ch, pp = model.channel, model.product_prior
-        custom = gamp(s, n_iter=25, tol=0.0, channel=lambda y, om, v: ch.g_out(y, om, v),
-                      denoiser=lambda b, a: pp.denoise(b, a))
+        custom = gamp(s, n_iter=25, tol=0.0, channel=lambda y, om, v, ch=ch: ch.g_out(y, om, v),
+                      denoiser=lambda b, a, pp=pp: pp.denoise(b, a))
         np.testing.assert_array_equal(custom.estimate, slow.estimate)
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from hdcore.models import MultiIndex, SpikedWigner
 from hdcore.theory import (
     gamp_fixed_points,

@@ -165,7 +165,8 @@ class MultiIndexSpectralStudy(Study):
                 ax.set_ylabel("overlap $m$")
                 ax.set_ylim(-0.02, 1.02)
                 ax.legend(loc="lower right")
-            fig.suptitle(self.title)
+            dims = sorted(set(simulation["d"])) if "d" in simulation else []
+            fig.suptitle(self.title + (f", simulations at d = {dims[-1]}" if dims else ""))
         return fig
 
 
@@ -179,7 +180,7 @@ class GLMStudy(Study):
     """Bayes GAMP versus state evolution for single-index models (p = 1)."""
 
     name = "glm"
-    title = "Bayes GAMP vs state evolution for GLMs (d = 2000)"
+    title = "Bayes GAMP vs state evolution for GLMs (sign, ReLU, abs; Gaussian, Rademacher)"
 
     def dim(self, quick):
         return 500 if quick else 2000
@@ -248,5 +249,6 @@ class GLMStudy(Study):
             for ax in axes[:, 0]:
                 ax.set_ylabel(r"$q = m^2$")
             axes[0, 0].legend(loc="lower right")
-            fig.suptitle(self.title)
+            dims = sorted(set(simulation["d"])) if "d" in simulation else []
+            fig.suptitle(self.title + (f", d = {dims[-1]}" if dims else ""))
         return fig

@@ -349,7 +349,7 @@ impl Channel {
         if self.piecewise() {
             self.piecewise_posterior(y, omega[0], v.v[0], &mut acc);
         } else if self.noise > 0.0 {
-            self.cubature(y, omega, v, &mut acc);
+            acc = self.cubature(y, omega, &self.offsets(v));
         } else {
             match (self.link, p) {
                 (Link::Square, _) | (Link::Norm, 1) => self.square(y, omega[0], v.v[0], &mut acc),
@@ -364,16 +364,7 @@ impl Channel {
                 }
             }
         }
-        match acc.finish(&mut out.mean[..p], &mut out.cov[..p * p]) {
-            Some(lz) => {
-                out.log_z = lz;
-                Ok(())
-            }
-            None => Err(KernelError::Numerical {
-                what: "channel",
-                reason: format!("label y = {y} has zero likelihood under link {:?} (omega = {:?})", self.link.name(), &omega[..p]),
-            }),
-        }
+        self.finish(y, omega, &mut acc, out)
     }
 
     fn piecewise_posterior(&self, y: f64, w: f64, v: f64, acc: &mut MomentAcc) {
@@ -610,21 +601,100 @@ impl Channel {
         }
     }
 
-    /// Gauss-Hermite cubature of `N(y; f(z), noise)` over `z ~ N(omega, V)`.
-    fn cubature(&self, y: f64, w: &[f64], v: &Spd, acc: &mut MomentAcc) {
+    /// The cubature nodes `L zeta_k` for the variance `v` (`K x p`, empty for exact links).
+    fn offsets(&self, v: &Spd) -> Vec<f64> {
         let p = self.p;
-        let dn = self.noise;
-        let lnorm = -0.5 * dn.ln() - HALF_LN_2PI;
-        let mut z = [0.0; MAXP];
-        for (k, lw) in self.cub_logw.iter().enumerate() {
-            let zeta = &self.cub_nodes[k * p..(k + 1) * p];
+        let mut off = vec![0.0; self.cub_nodes.len()];
+        for (o, zeta) in off.chunks_mut(p).zip(self.cub_nodes.chunks(p)) {
             for i in 0..p {
-                z[i] = w[i] + (0..=i).map(|j| v.l[i * p + j] * zeta[j]).sum::<f64>();
+                o[i] = (0..=i).map(|j| v.l[i * p + j] * zeta[j]).sum::<f64>();
             }
-            let r = y - self.link.apply(&z[..p]);
-            acc.add_point(lw + lnorm - 0.5 * r * r / dn, &z[..p]);
+        }
+        off
+    }
+
+    /// Factor the variance once for many posteriors at the same `V`.
+    pub fn prepare(&self, v: Spd) -> Prepared {
+        let offsets = self.offsets(&v);
+        Prepared { v, offsets }
+    }
+
+    /// [`Channel::posterior`] at a prepared variance (the fast form used by the GAMP loop).
+    pub fn posterior_prepared(&self, y: f64, omega: &[f64], prep: &Prepared, out: &mut Posterior) -> Result<()> {
+        if self.noise > 0.0 && !self.piecewise() {
+            let mut acc = self.cubature(y, omega, &prep.offsets);
+            return self.finish(y, omega, &mut acc, out);
+        }
+        self.posterior(y, omega, &prep.v, out)
+    }
+
+    fn finish(&self, y: f64, omega: &[f64], acc: &mut MomentAcc, out: &mut Posterior) -> Result<()> {
+        let p = self.p;
+        match acc.finish(&mut out.mean[..p], &mut out.cov[..p * p]) {
+            Some(lz) => {
+                out.log_z = lz;
+                Ok(())
+            }
+            None => Err(KernelError::Numerical {
+                what: "channel",
+                reason: format!("label y = {y} has zero likelihood under link {:?} (omega = {:?})", self.link.name(), &omega[..p]),
+            }),
         }
     }
+
+    /// Gauss-Hermite cubature of `N(y; f(z), noise)` over `z = omega + L zeta_k`, in two passes
+    /// (log-weights and their maximum, then the weighted moments).
+    fn cubature(&self, y: f64, w: &[f64], offsets: &[f64]) -> MomentAcc {
+        let p = self.p;
+        let half_prec = 0.5 / self.noise;
+        let lnorm = -0.5 * self.noise.ln() - HALF_LN_2PI;
+        CUBATURE_BUF.with(|buf| {
+            let mut lw = buf.borrow_mut();
+            lw.clear();
+            let mut mx = f64::NEG_INFINITY;
+            let mut z = [0.0; MAXP];
+            for (o, base) in offsets.chunks_exact(p).zip(&self.cub_logw) {
+                for i in 0..p {
+                    z[i] = w[i] + o[i];
+                }
+                let r = y - self.link.apply(&z[..p]);
+                let l = base - half_prec * r * r;
+                mx = mx.max(l);
+                lw.push(l);
+            }
+            let (mut s, mut m1, mut m2) = (0.0, [0.0; MAXP], [0.0; MAXP * MAXP]);
+            for (o, &l) in offsets.chunks_exact(p).zip(lw.iter()) {
+                let e = (l - mx).exp();
+                s += e;
+                for i in 0..p {
+                    let zi = w[i] + o[i];
+                    m1[i] += e * zi;
+                    for j in 0..=i {
+                        m2[i * p + j] += e * zi * (w[j] + o[j]);
+                    }
+                }
+            }
+            for i in 0..p {
+                for j in 0..i {
+                    m2[j * p + i] = m2[i * p + j];
+                }
+            }
+            MomentAcc::from_sums(p, mx + lnorm, s, &m1, &m2)
+        })
+    }
+}
+
+thread_local! {
+    /// Log-weights of the cubature nodes (one buffer per thread, reused across samples).
+    static CUBATURE_BUF: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A channel's view of one variance `V`: its factorisation and, for cubature, the nodes `L zeta`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The variance.
+    pub v: Spd,
+    offsets: Vec<f64>,
 }
 
 /// The posterior of every sample: `log_z` (`n`), `mean` (`n x p`) and `cov` (`n x p x p`) for
@@ -645,6 +715,7 @@ pub fn posterior_batch(
     ensure(log_z.len() == n && mean.len() == n * p && cov.len() == n * p * p, "out", || "output lengths must match y".into())?;
     ensure(v.p == p, "v", || format!("must be {p} x {p}"))?;
     ch.check_output_function()?;
+    let prep = ch.prepare(v.clone());
     pool.install(|| {
         log_z
             .par_iter_mut()
@@ -653,7 +724,7 @@ pub fn posterior_batch(
             .enumerate()
             .try_for_each(|(i, ((l, m), c))| {
                 let mut post = Posterior::default();
-                ch.posterior(y[i], &omega[i * p..(i + 1) * p], v, &mut post)?;
+                ch.posterior_prepared(y[i], &omega[i * p..(i + 1) * p], &prep, &mut post)?;
                 *l = post.log_z;
                 m.copy_from_slice(&post.mean[..p]);
                 c.copy_from_slice(&post.cov[..p * p]);

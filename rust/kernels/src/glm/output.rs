@@ -2,7 +2,7 @@
 //! Jacobian for sample `mu`. [`BayesOutput`] is the Bayes-optimal one of a [`Channel`];
 //! other estimators (proximal/ERM output functions, sequence channels) implement the same trait.
 
-use super::channels::{Channel, Posterior};
+use super::channels::{Channel, Posterior, Prepared};
 use super::small::{Spd, MAXP};
 use crate::error::{ensure, Result};
 use rayon::prelude::*;
@@ -47,10 +47,11 @@ impl<'a> BayesOutput<'a> {
 }
 
 /// Evaluate `g_out` and its Jacobian from a posterior (shared by the GAMP loop and the bindings).
-pub fn bayes_g_out(channel: &Channel, v: &Spd, y: f64, omega: &[f64], g: &mut [f64], dg: &mut [f64]) -> Result<()> {
+pub fn bayes_g_out(channel: &Channel, prep: &Prepared, y: f64, omega: &[f64], g: &mut [f64], dg: &mut [f64]) -> Result<()> {
+    let v = &prep.v;
     let p = v.p;
     let mut post = Posterior::default();
-    channel.posterior(y, omega, v, &mut post)?;
+    channel.posterior_prepared(y, omega, prep, &mut post)?;
     let pi = &v.inv;
     let mut diff = [0.0; MAXP];
     for i in 0..p {
@@ -79,16 +80,17 @@ pub fn g_out_batch(pool: &ThreadPool, ch: &Channel, y: &[f64], omega: &[f64], v:
     let (n, p) = (y.len(), ch.p());
     ensure(omega.len() == n * p && g.len() == n * p && dg.len() == n * p * p, "omega", || format!("expected {n} x {p} fields"))?;
     ensure(v.p == p, "v", || format!("must be {p} x {p}"))?;
+    let prep = ch.prepare(v.clone());
     pool.install(|| {
         g.par_chunks_mut(p)
             .zip(dg.par_chunks_mut(p * p))
             .enumerate()
-            .try_for_each(|(i, (gi, dgi))| bayes_g_out(ch, v, y[i], &omega[i * p..(i + 1) * p], gi, dgi))
+            .try_for_each(|(i, (gi, dgi))| bayes_g_out(ch, &prep, y[i], &omega[i * p..(i + 1) * p], gi, dgi))
     })
 }
 
 impl OutputChannel for BayesOutput<'_> {
-    type Ctx = Spd;
+    type Ctx = Prepared;
 
     fn p(&self) -> usize {
         self.channel.p()
@@ -96,10 +98,10 @@ impl OutputChannel for BayesOutput<'_> {
     fn n(&self) -> usize {
         self.y.len()
     }
-    fn prepare(&self, v: &[f64]) -> Result<Spd> {
-        Spd::new(self.channel.p(), v)
+    fn prepare(&self, v: &[f64]) -> Result<Prepared> {
+        Ok(self.channel.prepare(Spd::new(self.channel.p(), v)?))
     }
-    fn g_out(&self, ctx: &Spd, mu: usize, omega: &[f64], g: &mut [f64], dg: &mut [f64]) -> Result<()> {
+    fn g_out(&self, ctx: &Prepared, mu: usize, omega: &[f64], g: &mut [f64], dg: &mut [f64]) -> Result<()> {
         bayes_g_out(self.channel, ctx, self.y[mu], omega, g, dg)
     }
 }
@@ -118,7 +120,7 @@ mod tests {
                 "relu" => 0.6,
                 _ => 0.45,
             };
-            let spd = Spd::new(p, &v).unwrap();
+            let spd = ch.prepare(Spd::new(p, &v).unwrap());
             let omega = [0.3, -0.4];
             let (mut g, mut dg) = ([0.0; 2], [0.0; 4]);
             bayes_g_out(&ch, &spd, y, &omega[..p], &mut g, &mut dg).unwrap();

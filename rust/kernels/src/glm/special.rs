@@ -155,6 +155,17 @@ impl MomentAcc {
         Some((lw - self.max).exp())
     }
 
+    /// An accumulator holding `exp(max) (sum, m1, m2)` (the sums of weights, of `w z` and of
+    /// `w z z^T` relative to `exp(max)`), e.g. from a two-pass loop that found the maximum first.
+    pub fn from_sums(p: usize, max: f64, sum: f64, m1: &[f64], m2: &[f64]) -> Self {
+        let mut acc = Self::new(p);
+        acc.max = max;
+        acc.sum = sum;
+        acc.m1[..p].copy_from_slice(&m1[..p]);
+        acc.m2[..p * p].copy_from_slice(&m2[..p * p]);
+        acc
+    }
+
     /// Add a point mass at `z` with log-weight `lw`.
     #[inline]
     pub fn add_point(&mut self, lw: f64, z: &[f64]) {
