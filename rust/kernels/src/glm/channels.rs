@@ -606,8 +606,8 @@ impl Channel {
         let p = self.p;
         let mut off = vec![0.0; self.cub_nodes.len()];
         for (o, zeta) in off.chunks_mut(p).zip(self.cub_nodes.chunks(p)) {
-            for i in 0..p {
-                o[i] = (0..=i).map(|j| v.l[i * p + j] * zeta[j]).sum::<f64>();
+            for (i, oi) in o.iter_mut().enumerate() {
+                *oi = (0..=i).map(|j| v.l[i * p + j] * zeta[j]).sum::<f64>();
             }
         }
         off
@@ -664,6 +664,10 @@ impl Channel {
             }
             let (mut s, mut m1, mut m2) = (0.0, [0.0; MAXP], [0.0; MAXP * MAXP]);
             for (o, &l) in offsets.chunks_exact(p).zip(lw.iter()) {
+                // nodes below exp(-40) of the largest weight change nothing at double precision
+                if l - mx < -40.0 {
+                    continue;
+                }
                 let e = (l - mx).exp();
                 s += e;
                 for i in 0..p {
