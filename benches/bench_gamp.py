@@ -213,13 +213,15 @@ def bench_spectral(d, repeat, bandwidth, n_threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 8000])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     threads = get_num_threads(args.threads)
-    bw = memory_bandwidth(n_threads=args.threads)
-    print(f"threads {threads}, measured read bandwidth {bw / 1e9:.1f} GB/s, alpha = {ALPHA}")
+    print(f"threads {threads}, alpha = {ALPHA}")
     for d in args.sizes:
+        # re-measured before every size: on a shared machine the bandwidth drifts
+        bw = memory_bandwidth(n_threads=args.threads)
+        print(f"d = {d}: measured read bandwidth {bw / 1e9:.1f} GB/s", flush=True)
         for p in (1, 2):
             bench_gamp(d, p, args.repeat, bw, args.threads)
         bench_spectral(d, args.repeat, bw, args.threads)

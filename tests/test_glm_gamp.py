@@ -100,5 +100,7 @@ def test_bad_input_raises_clear_errors():
         gamp(MultiIndex(d=40, alpha=2.0, p=4, link="||z||^2/p").sample(seed=0))
     with pytest.raises(ValueError, match="link"):
         MultiIndex(d=40, alpha=2.0, p=1, link="softplus")
+    with pytest.raises(ValueError, match="prior"):
+        MultiIndex(d=40, alpha=2.0, p=1, link="sign", prior="laplace")
     with pytest.raises(ValueError, match="p = 2"):
         MultiIndex(d=40, alpha=2.0, p=3, link="z1/z2")

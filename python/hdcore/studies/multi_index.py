@@ -72,8 +72,9 @@ class MultiIndexSpectralStudy(Study):
                                   ("outlier_L", pred.outlier), ("bulk_L", pred.bulk_radius),
                                   ("top_T", pred.t_top)):
                     rows.append({"link": link, "x": float(a), "series": series, "y": float(y)})
-            se_alphas = alphas[:: 2] if quick else alphas
-            se_opts = {"log2n": 12} if (quick and p > 1) else None
+            # Bayes GAMP state evolution (p = 2: Sobol points, every other alpha)
+            se_alphas = alphas[::2] if (quick or p > 1) else alphas
+            se_opts = ({"log2n": 12 if quick else 14} if p > 1 else None)
             for a, y in zip(se_alphas, _se_curve(link, p, se_alphas, se_opts)):
                 rows.append({"link": link, "x": float(a), "series": "gamp_se", "y": float(y)})
             rows.append({"link": link, "x": pred.alpha_c, "series": "alpha_c", "y": np.nan})
