@@ -108,9 +108,10 @@ def _start(init, sample, seed):
         else:
             raise ValueError(f"`init` must be 'random', 'informative' or an array, got {init!r}")
     else:
-        w0 = as_array(init, "init", ndim=2 if np.ndim(init) == 2 else 1).reshape(d, -1).copy()
-        if w0.shape != (d, p):
-            raise ValueError(f"`init` has shape {np.shape(init)}, expected ({d}, {p})")
+        w0 = as_array(init, "init")
+        if w0.shape not in ((d, p),) + (((d,),) if p == 1 else ()):
+            raise ValueError(f"`init` has shape {w0.shape}, expected ({d}, {p})")
+        w0 = w0.reshape(d, p).copy()
     # Nishimori-consistent start V = I - Q0 (floored so that V stays positive definite)
     q0 = w0.T @ w0 / d
     vals, vecs = np.linalg.eigh(np.eye(p) - q0)
