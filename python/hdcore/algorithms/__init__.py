@@ -10,13 +10,23 @@ from hdcore.algorithms.factorised_gd import (
     nuclear_norm,
     ridge,
 )
+from hdcore.algorithms.gamp import GAMPResult, gamp
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
+from hdcore.algorithms.spectral_glm import (
+    SpectralResult,
+    asymmetric_spectral,
+    asymmetric_spectrum,
+    symmetric_spectral,
+)
 
 __all__ = [
     # spiked matrix models
     "amp", "AMPResult", "pca", "PCAResult",
+    # GLMs and multi-index models
+    "gamp", "GAMPResult", "SpectralResult", "asymmetric_spectral", "symmetric_spectral",
+    "asymmetric_spectrum",
     # matrix sensing
     "gamp_rie", "GampRieResult", "factorised_gd", "GDResult", "nuclear_norm",
     "NuclearNormResult", "ridge", "RidgeResult",

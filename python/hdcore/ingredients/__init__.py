@@ -1,5 +1,6 @@
-"""Ingredients shared by algorithms and theory: priors, losses, activations and targets,
-quadrature. Each knows its algorithmic update AND the Gaussian expectations its theory needs."""
+"""Ingredients shared by algorithms and theory: priors, channels, losses, activations and
+targets, quadrature. Each knows its algorithmic update AND the Gaussian expectations its theory
+needs."""
 
 from hdcore.ingredients.activations import (
     Activation,
@@ -9,6 +10,7 @@ from hdcore.ingredients.activations import (
     get_target,
     positional_semantic_matrix,
 )
+from hdcore.ingredients.channels import BuiltinChannel, CallableLink, Channel, get_channel
 from hdcore.ingredients.losses import (
     Absolute,
     Cauchy,
@@ -27,9 +29,12 @@ from hdcore.ingredients.priors import (
     Spherical,
     get_prior,
 )
+from hdcore.ingredients.product_prior import ProductPrior
 
 __all__ = [
     "Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
+    "ProductPrior",
+    "Channel", "BuiltinChannel", "CallableLink", "get_channel",
     "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",
     "Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
     "positional_semantic_matrix",

@@ -8,6 +8,7 @@ from hdcore.models.matrix_sensing import (
     QuadraticNetwork,
     Wishart,
 )
+from hdcore.models.multi_index import MultiIndex, MultiIndexSample
 from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
 from hdcore.models.sequence import (
     AttentionStudent,
@@ -26,6 +27,7 @@ from hdcore.models.spiked import (
 
 __all__ = [
     "SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample",
+    "MultiIndex", "MultiIndexSample",
     "BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
     "QuadraticNetwork", "Wishart",
     "ContaminatedRegression", "ContaminatedRegressionSample",

@@ -5,6 +5,7 @@
 
 from hdcore.studies import (  # noqa: F401  (each module registers its studies)
     matrix_sensing,
+    multi_index,
     robust_regression,
     sequence_sgd,
     spiked_matrix,

@@ -152,8 +152,8 @@ class SSISGDStudy(Study):
                        stop_overlap=ESCAPE_LEVEL, mode="reduced")
         return {"x": [float(L)], "y": [float(np.nanmedian(r.escape_step)) / d]}
 
-    def run_simulations(self, *, quick=False, seed=0, progress=True):
-        df = super().run_simulations(quick=quick, seed=seed, progress=progress)
+    def run_simulations(self, *, quick=False, seed=0, **options):
+        df = super().run_simulations(quick=quick, seed=seed, **options)
         return _explode(df, ["x", "y"])
 
     def table(self, theory, simulation):
@@ -305,8 +305,8 @@ class AttentionPositionalSemanticStudy(Study):
                        record=60, mode=mode)
         return {"x": list(r.e[0]), "y": list(r.m[0])}
 
-    def run_simulations(self, *, quick=False, seed=0, progress=True):
-        df = super().run_simulations(quick=quick, seed=seed, progress=progress)
+    def run_simulations(self, *, quick=False, seed=0, **options):
+        df = super().run_simulations(quick=quick, seed=seed, **options)
         return _explode(df, ["x", "y"])
 
     def table(self, theory, simulation):

@@ -58,9 +58,9 @@ def _crash_outcome(message: str) -> dict:
 def _execute(backend, todo: list[Job], name: str, store: Store | None, bar) -> dict[str, dict]:
     """Run ``todo`` on ``backend``; the records by key, each persisted as soon as it arrives.
 
-    When a worker process dies, the jobs in flight become suspects: the pool is restarted and
-    they are rerun one at a time, so the job that kills its worker is identified and recorded
-    as failed while the others complete.
+    When a worker process dies, the jobs in flight (local pool) or the jobs the scheduler
+    declares killed with it (Dask) become suspects: they are rerun one at a time, alone, so the
+    job that kills its worker is identified and recorded as failed while the others complete.
     """
     records: dict[str, dict] = {}
     queue = deque(todo)
@@ -70,11 +70,12 @@ def _execute(backend, todo: list[Job], name: str, store: Store | None, bar) -> d
     try:
         backend.start()
         while queue or suspects or inflight:
-            isolating = bool(suspects)
+            # Suspects run alone: only once nothing else is in flight.
+            isolating = bool(suspects) and not inflight
             if isolating:
                 job = suspects.popleft()
                 inflight[backend.submit(job)] = job
-            else:
+            elif not suspects:
                 while queue and len(inflight) < backend.window:
                     job = queue.popleft()
                     inflight[backend.submit(job)] = job
@@ -92,6 +93,11 @@ def _execute(backend, todo: list[Job], name: str, store: Store | None, bar) -> d
                     outcome = _crash_outcome(f"the worker process died running this point "
                                              f"({exc})")
                 except WorkerDied as exc:
+                    # A scheduler (Dask) declares every job of a dying worker failed: rerun
+                    # the job alone before blaming it.
+                    if not isolating:
+                        suspects.append(job)
+                        continue
                     outcome = _crash_outcome(str(exc))
                 finished.append(make_record(job, name, outcome))
             if broken:

@@ -1,9 +1,26 @@
 """Theory: state evolution, replica free entropies, random-matrix predictions, thresholds,
-SGD ODEs and population landscapes."""
+SGD ODEs and population landscapes.
+
+``state_evolution(model)`` dispatches on the model: GAMP state evolution for a
+:class:`~hdcore.models.MultiIndex`, low-rank AMP state evolution for the spiked models.
+"""
 
 from hdcore.theory import matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
 from hdcore.theory.erm import ERMFixedPoint, TuneResult, erm_fixed_point, ridge_closed_form, tune
+from hdcore.theory.glm import (
+    GAMPFixedPoints,
+    GLMStateEvolution,
+    SpectralPrediction,
+    WeakRecovery,
+    gamp_fixed_points,
+    gamp_state_evolution,
+    glm_free_entropy,
+    glm_thresholds,
+    spectral_prediction,
+    state_evolution,
+    weak_recovery_threshold,
+)
 from hdcore.theory.low_rank import (
     FixedPoints,
     StateEvolution,
@@ -11,7 +28,6 @@ from hdcore.theory.low_rank import (
     fixed_points,
     free_entropy,
     information_theoretic_threshold,
-    state_evolution,
 )
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.sgd import (
@@ -30,29 +46,21 @@ from hdcore.theory.sgd import (
 )
 
 __all__ = [
-    "BBP",
-    "bbp",
-    "FixedPoints",
-    "StateEvolution",
-    "algorithmic_threshold",
-    "fixed_points",
-    "free_entropy",
-    "information_theoretic_threshold",
+    # dispatch
     "state_evolution",
-    "matrix_sensing",
-    "SensingFixedPoint",
-    "perfect_recovery_threshold",
-    "REGIONS",
-    "SGDODE",
-    "SIE",
-    "AttentionLandscape",
-    "LossDerivatives",
-    "PhaseDiagram",
-    "attention_landscape",
-    "population_loss",
-    "population_loss_derivatives",
-    "positional_semantic_phase_diagram",
-    "sequence_information_exponent",
-    "sgd_ode",
+    # spiked matrix models
+    "BBP", "bbp", "FixedPoints", "StateEvolution", "algorithmic_threshold", "fixed_points",
+    "free_entropy", "information_theoretic_threshold",
+    # GLMs and multi-index models
+    "GAMPFixedPoints", "GLMStateEvolution", "SpectralPrediction", "WeakRecovery",
+    "gamp_fixed_points", "gamp_state_evolution", "glm_free_entropy", "glm_thresholds",
+    "spectral_prediction", "weak_recovery_threshold",
+    # matrix sensing
+    "matrix_sensing", "SensingFixedPoint", "perfect_recovery_threshold",
+    # empirical risk minimisation
+    "ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune",
+    # online SGD
+    "REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
+    "attention_landscape", "population_loss", "population_loss_derivatives",
+    "positional_semantic_phase_diagram", "sequence_information_exponent", "sgd_ode",
 ]
-__all__ += ["ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune"]

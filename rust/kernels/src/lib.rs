@@ -9,6 +9,7 @@ pub mod amp;
 pub mod control;
 pub mod erm;
 pub mod error;
+pub mod glm;
 pub mod linalg;
 pub mod losses;
 pub mod models;

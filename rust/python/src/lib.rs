@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod fn_amp;
 mod fn_erm;
+mod fn_glm;
 mod fn_linalg;
 mod fn_losses;
 mod fn_models;
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_priors::register(m)?;
     fn_models::register(m)?;
     fn_amp::register(m)?;
+    fn_glm::register(m)?;
     fn_rmt::register(m)?;
     fn_sensing::register(m)?;
     fn_losses::register(m)?;
