@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_choice", "as_array"]
+__all__ = ["check_int", "check_real", "check_choice", "check_iteration", "as_array"]
 
 
 def check_int(value, name: str, *, min: int | None = None) -> int:
@@ -42,6 +42,14 @@ def check_real(
         op = "<=" if max_inclusive else "<"
         raise ValueError(f"`{name}` must be {op} {max}, got {value}")
     return value
+
+
+def check_iteration(n_iter, damping, tol) -> tuple[int, float, float]:
+    """The settings of an iterative solver: ``n_iter >= 0``, ``damping`` in ``[0, 1)``,
+    ``tol >= 0``."""
+    return (check_int(n_iter, "n_iter", min=0),
+            check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False),
+            check_real(tol, "tol", min=0.0))
 
 
 def check_choice(value, name: str, choices: Iterable[str]) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
-from hdcore._validation import as_array, check_int, check_real
+from hdcore._validation import as_array, check_iteration
 from hdcore.errors import NumericalError
 from hdcore.ingredients.channels import BuiltinChannel
 from hdcore.models.multi_index import MultiIndexSample, _orthonormal_teacher
@@ -162,9 +162,7 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
     """
     if not isinstance(sample, MultiIndexSample):
         raise TypeError(f"gamp needs a MultiIndexSample, got {type(sample).__name__}")
-    n_iter = check_int(n_iter, "n_iter", min=0)
-    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
-    tol = check_real(tol, "tol", min=0.0)
+    n_iter, damping, tol = check_iteration(n_iter, damping, tol)
     model = sample.model
     ch, pp = model.channel, model.product_prior
     y = ch.check_labels(sample.y)

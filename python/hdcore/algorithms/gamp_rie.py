@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
-from hdcore._validation import as_array, check_int, check_real
+from hdcore._validation import as_array, check_iteration, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
 from hdcore.random import as_seed, spawn
 
@@ -141,9 +141,7 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     """
     if not isinstance(sample, MatrixSensingSample):
         raise TypeError(f"`sample` must be a MatrixSensingSample, got {type(sample).__name__}")
-    n_iter = check_int(n_iter, "n_iter", min=0)
-    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
-    tol = check_real(tol, "tol", min=0.0)
+    n_iter, damping, tol = check_iteration(n_iter, damping, tol)
     m = sample.sensing
     est, mm = _initial(sample, init, init_mmse, seed)
     prior = m.rie_prior

@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from hdcore._validation import check_int, check_real
+from hdcore._validation import check_int, check_iteration, check_real
 from hdcore.ingredients.channels import Channel
 from hdcore.models.multi_index import MultiIndex
 from hdcore.theory import low_rank as _low_rank
@@ -173,9 +173,7 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
     """
     if not isinstance(model, MultiIndex):
         raise TypeError(f"expected a MultiIndex model, got {type(model).__name__}")
-    n_iter = check_int(n_iter, "n_iter", min=0)
-    tol = check_real(tol, "tol", min=0.0)
-    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
+    n_iter, damping, tol = check_iteration(n_iter, damping, tol)
     se_kw = dict(se_options or {})
     pp = model.product_prior
     p = model.p

@@ -28,7 +28,7 @@ from functools import singledispatch
 import numpy as np
 from scipy.optimize import brentq
 
-from hdcore._validation import check_int, check_real
+from hdcore._validation import check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
 
 __all__ = [
@@ -182,9 +182,7 @@ def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: flo
     -------
     StateEvolution
     """
-    n_iter = check_int(n_iter, "n_iter", min=0)
-    tol = check_real(tol, "tol", min=0.0)
-    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
+    n_iter, damping, tol = check_iteration(n_iter, damping, tol)
     m = _start(model, init)
     ms, mvs = [m], []
     converged = False

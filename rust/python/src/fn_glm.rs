@@ -4,6 +4,7 @@
 
 use crate::convert::{finite, prior, MatrixArg};
 use crate::errors::to_pyerr;
+use crate::fn_linalg::lanczos_options;
 use crate::runtime::{pool, run};
 use hdcore_kernels::glm::channels::{posterior_batch, Channel};
 use hdcore_kernels::glm::gamp::{gamp, GampOptions, GampOutput};
@@ -13,7 +14,7 @@ use hdcore_kernels::glm::output::{g_out_batch, BayesOutput};
 use hdcore_kernels::glm::sample::multi_index;
 use hdcore_kernels::glm::small::{Spd, MAXP};
 use hdcore_kernels::glm::spectral::{asymmetric_top, l_matvec, symmetric_top, t_matvec};
-use hdcore_kernels::linalg::{top_eigenpairs_nonsymmetric, ArnoldiOptions, ComplexEigenpairs, Dense, Eigenpairs, LanczosOptions, Scalar};
+use hdcore_kernels::linalg::{top_eigenpairs_nonsymmetric, ArnoldiOptions, ComplexEigenpairs, Dense, Eigenpairs, Scalar};
 use hdcore_kernels::priors::Prior;
 use hdcore_kernels::threads::ThreadPool;
 use hdcore_kernels::KernelError;
@@ -568,18 +569,7 @@ fn spectral_symmetric<'py>(
     check_p(p)?;
     let v0 = array(v0, "v0", &[Some(d * p)])?;
     let dim = d * p;
-    if k == 0 || k > dim {
-        return Err(PyValueError::new_err(format!("`k` must be in 1..={dim}, got {k}")));
-    }
-    let mut opts = LanczosOptions::new(dim, k);
-    opts.tol = finite(tol, "tol", 1e-300)?;
-    opts.max_restarts = max_restarts;
-    if let Some(m) = ncv {
-        if m <= k {
-            return Err(PyValueError::new_err(format!("`ncv` must exceed k = {k}, got {m}")));
-        }
-        opts.ncv = m.min(dim);
-    }
+    let opts = lanczos_options(dim, k, tol, ncv, max_restarts)?;
     let (ts, v0s) = (t.as_slice()?, v0.as_slice()?);
     let e = with_design!(&xm, |xd| run(py, |ctl| symmetric_top(&pl, &xd, ts, p, v0s, opts, ctl))?);
     real_dict(py, e, dim)

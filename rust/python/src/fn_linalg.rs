@@ -77,7 +77,8 @@ fn eig_dict<'py>(py: Python<'py>, e: Eigenpairs, n: usize) -> PyResult<Bound<'py
     Ok(d)
 }
 
-fn options(
+/// Lanczos settings from the Python arguments (checked).
+pub(crate) fn lanczos_options(
     n: usize,
     k: usize,
     tol: f64,
@@ -140,7 +141,7 @@ fn eigsh_top<'py>(
             v0s.len()
         )));
     }
-    let opts = options(n, k, tol, ncv, max_restarts)?;
+    let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
     let op = a.operator()?;
     let op = &*op;
     let e = run(py, |ctl| {
@@ -184,7 +185,7 @@ fn eigsh_top_callable<'py>(
             v0s.len()
         )));
     }
-    let opts = options(n, k, tol, ncv, max_restarts)?;
+    let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
     // The callable needs the GIL for every product; the orthogonalisation still runs in Rust.
     let mut err: Option<PyErr> = None;
     let mut f = |x: &[f64], y: &mut [f64]| -> Result<(), KernelError> {
