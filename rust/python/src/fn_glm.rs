@@ -374,7 +374,7 @@ fn gamp_glm<'py>(
     if !(0.0..1.0).contains(&damping) {
         return Err(PyValueError::new_err(format!("`damping` must be in [0, 1), got {damping}")));
     }
-    let opts = GampOptions { n_iter, damping, tol: finite(tol, "tol", 0.0)? };
+    let opts = GampOptions::new(n_iter, damping, finite(tol, "tol", 0.0)?);
     let pl = pool(n_threads)?;
     let xm = MatrixArg::extract(&pl, x, None, "x")?;
     let (n, d) = xm.shape();
