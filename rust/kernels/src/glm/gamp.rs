@@ -80,6 +80,8 @@ pub struct GampOutput {
     pub m: Vec<f64>,
     /// `Q^t = W^T W/d`, `p x p` per iterate.
     pub q: Vec<f64>,
+    /// `V^t`, `p x p` per iterate (the variance used with `W^t` in the next iteration).
+    pub v: Vec<f64>,
     /// `||W^{t+1} - W^t||_F^2 / d` per iteration.
     pub delta: Vec<f64>,
     /// Last precision `A` (`p x p`).
@@ -154,14 +156,15 @@ where
     let mut w = w0.to_vec();
     let mut v = v0.to_vec();
     symmetrize(p, &mut v);
-    let mut out = GampOutput { estimate: Vec::new(), variance: Vec::new(), m: Vec::new(), q: Vec::new(), delta: Vec::new(), a: vec![0.0; p * p], n_iter: 0, converged: false, stopped: None };
-    let record = |out: &mut GampOutput, w: &[f64]| {
+    let mut out = GampOutput { estimate: Vec::new(), variance: Vec::new(), m: Vec::new(), q: Vec::new(), v: Vec::new(), delta: Vec::new(), a: vec![0.0; p * p], n_iter: 0, converged: false, stopped: None };
+    let record = |out: &mut GampOutput, w: &[f64], v: &[f64]| {
         out.q.extend(gram(p, w, w));
+        out.v.extend_from_slice(v);
         if let Some(t) = truth {
             out.m.extend(gram(p, w, t));
         }
     };
-    record(&mut out, &w);
+    record(&mut out, &w, &v);
     let mut w_cm = vec![0.0; d * p];
     let mut w_bar = w.clone();
     let mut a = vec![0.0; p * p];
@@ -246,7 +249,7 @@ where
         out.a.copy_from_slice(&a);
         out.delta.push(diff);
         out.n_iter += 1;
-        record(&mut out, &w);
+        record(&mut out, &w, &v);
         let collapsed = (0..p).map(|k| v[k * p + k]).sum::<f64>() / (p as f64) < COLLAPSED;
         if diff < opts.tol || collapsed {
             out.converged = true;

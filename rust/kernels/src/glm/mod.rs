@@ -38,6 +38,8 @@ pub mod domain {
     pub const SPECTRAL: u64 = FREE + 14;
     /// Quasi-random points of the theory's Monte Carlo estimates.
     pub const THEORY: u64 = FREE + 15;
+    /// Random starts of GAMP for ERM (`hdcore.algorithms.erm_gamp`, drawn from Python).
+    pub const ERM_INIT: u64 = FREE + 16;
 }
 
 #[cfg(test)]
