@@ -148,7 +148,7 @@ def erm_gamp(sample: ContaminatedRegressionSample, loss, lam: float | None = Non
         Tukey at a negative ridge can run away in the first iterations); ``"auto"`` is
         ``"convex"`` for non-convex losses and ``"zeros"`` otherwise; ``"random"`` a small
         Gaussian start from ``seed``. The start variance is the warm start's, else
-        ``min(1, max_prox_variance/2)``.
+        ``min(1, max_prox_variance)/2``.
     seed : int or Generator
         Seed of the random start.
     n_threads : int, optional
@@ -220,7 +220,7 @@ def _fixed_variance(value, sample, loss: Loss, lam, q) -> float | None:
 
 def _start(sample, loss: Loss, lam, q, init, opts, seed, n_threads) -> tuple[np.ndarray, float]:
     d = sample.x.shape[1]
-    v0 = min(1.0, 0.5 * loss.max_prox_variance)
+    v0 = min(0.5, 0.5 * loss.max_prox_variance)
     if not isinstance(init, str):
         return as_array(init, "init", ndim=1, shape=(d,)), v0
     if init not in ("auto", "zeros", "convex", "random"):
