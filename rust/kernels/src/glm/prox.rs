@@ -132,7 +132,7 @@ impl InputDenoiser for RidgeInput {
     }
     fn outside_domain(&self, a: &[f64]) -> Option<String> {
         let s = a.first().map_or(f64::NAN, |a| a + self.lam);
-        (!(s > 0.0)).then(|| {
+        (s.is_nan() || s <= 0.0).then(|| {
             format!(
                 "A + lam = {s} <= 0: the ridge input function B/(A + lam) is undefined (the data term's curvature no longer compensates lam = {})",
                 self.lam
