@@ -391,10 +391,7 @@ fn gamp_glm<'py>(
     let v0 = array(v0, "v0", &[Some(p), Some(p)])?;
     let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d), Some(p)])).transpose()?;
     let (ys, w0s, v0s) = (y.as_slice()?, w0.as_slice()?, v0.as_slice()?);
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
+    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
     let out_fn = BayesOutput::new(&ch, ys).map_err(kerr)?;
     let out = with_design!(&xm, |xd| run(py, |ctl| gamp(&pl, &xd, &out_fn, &pp, w0s, v0s, ts, opts, ctl))?);
     gamp_dict(py, out, d, p)
@@ -435,10 +432,7 @@ fn gamp_erm<'py>(
     let w0 = array(w0, "w0", &[Some(d)])?;
     let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d)])).transpose()?;
     let (ys, w0s) = (y.as_slice()?, w0.as_slice()?);
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
+    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
     let out = with_design!(&xm, |xd| run(py, |ctl| erm_gamp(&pl, &xd, ys, l, c, w0s, v0, ts, opts, ctl))?);
     let stopped = out.stopped.clone();
     let dict = gamp_dict(py, out, d, 1)?;

@@ -206,24 +206,8 @@ mod tests {
     use super::*;
     use crate::control::Never;
     use crate::erm::{erm, ErmOptions};
-    use crate::models::regression::{contaminated_regression, Contamination};
+    use crate::models::regression::{test_sample as data, TestSample as Data};
     use crate::threads::pool;
-
-    struct Data {
-        x: Vec<f64>,
-        y: Vec<f64>,
-        theta: Vec<f64>,
-        n: usize,
-        d: usize,
-    }
-
-    fn data(n: usize, d: usize, seed: u64) -> Data {
-        let p = pool(Some(2)).unwrap();
-        let c = Contamination { eps: 0.1, delta_in: 0.1, delta_out: 1.0, beta: 0.0 };
-        let (mut x, mut theta, mut y, mut o) = (vec![0.0; n * d], vec![0.0; d], vec![0.0; n], vec![false; n]);
-        contaminated_regression(&p, n, d, &c, seed, &mut x, &mut theta, &mut y, &mut o).unwrap();
-        Data { x, y, theta, n, d }
-    }
 
     fn run(dt: &Data, loss: Loss, c: Constraint, v0: f64, fixed: bool, threads: usize) -> GampOutput {
         let p = pool(Some(threads)).unwrap();
