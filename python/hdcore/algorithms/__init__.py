@@ -2,6 +2,7 @@
 
 from hdcore.algorithms.amp import AMPResult, amp
 from hdcore.algorithms.erm import ERMResult, erm
+from hdcore.algorithms.erm_gamp import ERMGAMPResult, erm_gamp
 from hdcore.algorithms.factorised_gd import (
     GDResult,
     NuclearNormResult,
@@ -31,7 +32,7 @@ __all__ = [
     "gamp_rie", "GampRieResult", "factorised_gd", "GDResult", "nuclear_norm",
     "NuclearNormResult", "ridge", "RidgeResult",
     # empirical risk minimisation
-    "erm", "ERMResult",
+    "erm", "ERMResult", "erm_gamp", "ERMGAMPResult",
     # online SGD
     "online_sgd", "OnlineSGDResult",
 ]

@@ -213,6 +213,12 @@ def _start(sample, loss, lam, q, init, opts, seed, n_threads, open_path) -> np.n
             res = erm(sample, warm, q=q, init="zeros", open_path=open_path, seed=seed,
                       n_threads=n_threads, **kw)
         return res.estimate
+    return _plain_start(sample, q, n_threads)
+
+
+def _plain_start(sample, q, n_threads) -> np.ndarray:
+    """Zeros (ridge) or the direction of ``X^T y`` (sphere ``q``)."""
+    d = sample.x.shape[1]
     if q is None:
         return np.zeros(d)
     w = matvec(sample.x, sample.y, transpose=True, n_threads=n_threads)

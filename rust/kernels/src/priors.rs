@@ -157,23 +157,14 @@ impl Prior {
         }
         if let Prior::Spherical = self {
             // f(b) = sqrt(n a/(1+a)) b/||b|| (the high-dimensional posterior mean on the sphere).
-            let norm = b
-                .chunks(crate::rng::CHUNK)
-                .map(|c| c.iter().map(|v| v * v).sum::<f64>())
-                .sum::<f64>()
-                .sqrt();
             let c = (n as f64 * a / (1.0 + a)).sqrt();
-            if norm == 0.0 {
+            let Some(g) = project_to_sphere(pool, b, c, mean) else {
                 mean.fill(0.0);
                 var.fill(1.0 / (1.0 + a));
                 return Ok(1.0 / (1.0 + a));
-            }
-            let g = c / norm;
+            };
             let div = g * (1.0 - 1.0 / n as f64);
-            pool.install(|| {
-                mean.par_iter_mut().zip(b).for_each(|(m, &bi)| *m = g * bi);
-                var.par_iter_mut().for_each(|v| *v = div);
-            });
+            pool.install(|| var.par_iter_mut().for_each(|v| *v = div));
             return Ok(div);
         }
         const BLOCK: usize = 4096;
@@ -195,6 +186,23 @@ impl Prior {
         });
         Ok(sums.iter().sum::<f64>() / n as f64)
     }
+}
+
+/// `out = radius b / ||b||`, the point of the sphere of that radius in the direction of `b`;
+/// returns `radius / ||b||` (None, leaving `out` untouched, when `b = 0`). The squared norm is
+/// summed over fixed chunks, so the result does not depend on the thread count.
+pub fn project_to_sphere(pool: &ThreadPool, b: &[f64], radius: f64, out: &mut [f64]) -> Option<f64> {
+    let norm = b
+        .chunks(crate::rng::CHUNK)
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        .sqrt();
+    if norm == 0.0 {
+        return None;
+    }
+    let g = radius / norm;
+    pool.install(|| out.par_iter_mut().zip(b).for_each(|(m, &bi)| *m = g * bi));
+    Some(g)
 }
 
 /// Elementwise `(mean, var)` at `(b[i], a[i])` (separable form), in parallel fixed chunks.

@@ -80,6 +80,17 @@ fn sample_contaminated_regression<'py>(
     }
 }
 
+/// The ridge `lam` or the sphere `||w||^2 = q d` (exactly one given).
+pub fn constraint(lam: Option<f64>, q: Option<f64>) -> PyResult<Constraint> {
+    match (lam, q) {
+        (Some(lam), None) => Ok(Constraint::Ridge { lam }),
+        (None, Some(q)) => Ok(Constraint::Sphere { q }),
+        _ => Err(PyValueError::new_err(
+            "give exactly one of `lam` (ridge) and `q` (sphere ||w||^2 = q d)",
+        )),
+    }
+}
+
 fn to_dict<'py>(py: Python<'py>, o: ErmOutput) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("w", o.w.into_pyarray(py))?;
@@ -121,15 +132,7 @@ fn erm_solve<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let l = loss(loss_name, param)?;
-    let constraint = match (lam, q) {
-        (Some(lam), None) => Constraint::Ridge { lam },
-        (None, Some(q)) => Constraint::Sphere { q },
-        _ => {
-            return Err(PyValueError::new_err(
-                "give exactly one of `lam` (ridge) and `q` (sphere ||w||^2 = q d)",
-            ))
-        }
-    };
+    let constraint = constraint(lam, q)?;
     let p = pool(n_threads)?;
     let xm = MatrixArg::extract(&p, x, None, "x")?;
     let (n, d) = xm.shape();

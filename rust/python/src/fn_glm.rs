@@ -1,16 +1,19 @@
 //! GLMs and multi-index models: sampler, channel posteriors and output functions, product-prior
-//! denoisers, the GAMP loop, products with the design, the spectral operators `L` and `T` and
+//! denoisers, the GAMP loop (Bayes and ERM), products with the design, the spectral operators `L` and `T` and
 //! their eigensolvers (Arnoldi / Lanczos), and Arnoldi on Python callables.
 
 use crate::convert::{finite, prior, MatrixArg};
 use crate::errors::to_pyerr;
 use crate::fn_linalg::lanczos_options;
+use crate::fn_erm::constraint;
+use crate::fn_losses::loss;
 use crate::runtime::{pool, run};
 use hdcore_kernels::glm::channels::{posterior_batch, Channel};
 use hdcore_kernels::glm::gamp::{gamp, GampOptions, GampOutput};
 use hdcore_kernels::glm::input::{InputDenoiser, ProductPrior};
 use hdcore_kernels::glm::ops::{x_times, xt_times};
 use hdcore_kernels::glm::output::{g_out_batch, BayesOutput};
+use hdcore_kernels::glm::prox::erm_gamp;
 use hdcore_kernels::glm::sample::multi_index;
 use hdcore_kernels::glm::small::{Spd, MAXP};
 use hdcore_kernels::glm::spectral::{asymmetric_top, l_matvec, symmetric_top, t_matvec};
@@ -341,11 +344,19 @@ fn gamp_dict<'py>(py: Python<'py>, o: GampOutput, d: usize, p: usize) -> PyResul
     dict.set_item("variance", to_py2(py, o.variance, p, p)?)?;
     dict.set_item("m", to_py3(py, o.m, tm, p, p)?)?;
     dict.set_item("q", to_py3(py, o.q, t, p, p)?)?;
+    dict.set_item("v", to_py3(py, o.v, t, p, p)?)?;
     dict.set_item("a", to_py2(py, o.a, p, p)?)?;
     dict.set_item("delta", o.delta.into_pyarray(py))?;
     dict.set_item("n_iter", o.n_iter)?;
     dict.set_item("converged", o.converged)?;
     Ok(dict)
+}
+
+fn gamp_options(n_iter: usize, damping: f64, tol: f64) -> PyResult<GampOptions> {
+    if !(0.0..1.0).contains(&damping) {
+        return Err(PyValueError::new_err(format!("`damping` must be in [0, 1), got {damping}")));
+    }
+    Ok(GampOptions::new(n_iter, damping, finite(tol, "tol", 0.0)?))
 }
 
 /// Bayes-optimal GAMP (fast path: the whole loop in Rust) for a built-in channel and prior.
@@ -372,10 +383,7 @@ fn gamp_glm<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let ch = channel(link, p, noise, n_nodes)?;
     let pp = product_prior(prior_name, rho, p)?;
-    if !(0.0..1.0).contains(&damping) {
-        return Err(PyValueError::new_err(format!("`damping` must be in [0, 1), got {damping}")));
-    }
-    let opts = GampOptions { n_iter, damping, tol: finite(tol, "tol", 0.0)? };
+    let opts = gamp_options(n_iter, damping, tol)?;
     let pl = pool(n_threads)?;
     let xm = MatrixArg::extract(&pl, x, None, "x")?;
     let (n, d) = xm.shape();
@@ -384,13 +392,53 @@ fn gamp_glm<'py>(
     let v0 = array(v0, "v0", &[Some(p), Some(p)])?;
     let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d), Some(p)])).transpose()?;
     let (ys, w0s, v0s) = (y.as_slice()?, w0.as_slice()?, v0.as_slice()?);
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
+    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
     let out_fn = BayesOutput::new(&ch, ys).map_err(kerr)?;
     let out = with_design!(&xm, |xd| run(py, |ctl| gamp(&pl, &xd, &out_fn, &pp, w0s, v0s, ts, opts, ctl))?);
     gamp_dict(py, out, d, p)
+}
+
+/// GAMP for ERM with a built-in loss on a design with `N(0, 1)` entries (pre-activations
+/// `<w, x>/sqrt(d)`): ridge `lam` (any sign) or sphere `||w||^2 = q d` (give one), from `w0`
+/// (`(d,)`) and the variance `v0` (kept at every iteration with `fixed_variance`). The dict of
+/// `gamp_glm` (`p = 1`) plus `stopped`: why the loop stopped early, or None.
+#[pyfunction]
+#[pyo3(signature = (x, y, loss_name, w0, v0, *, param=None, lam=None, q=None, fixed_variance=false, truth=None, n_iter=300, damping=0.3, tol=1e-12, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn gamp_erm<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    loss_name: &str,
+    w0: &Bound<'py, PyAny>,
+    v0: f64,
+    param: Option<f64>,
+    lam: Option<f64>,
+    q: Option<f64>,
+    fixed_variance: bool,
+    truth: Option<&Bound<'py, PyAny>>,
+    n_iter: usize,
+    damping: f64,
+    tol: f64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let l = loss(loss_name, param)?;
+    let c = constraint(lam, q)?;
+    let v0 = finite(v0, "v0", 0.0)?;
+    let opts = GampOptions { fixed_variance, ..gamp_options(n_iter, damping, tol)? };
+    let pl = pool(n_threads)?;
+    let xm = MatrixArg::extract(&pl, x, None, "x")?;
+    let (n, d) = xm.shape();
+    let y = array(y, "y", &[Some(n)])?;
+    let w0 = array(w0, "w0", &[Some(d)])?;
+    let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d)])).transpose()?;
+    let (ys, w0s) = (y.as_slice()?, w0.as_slice()?);
+    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
+    let out = with_design!(&xm, |xd| run(py, |ctl| erm_gamp(&pl, &xd, ys, l, c, w0s, v0, ts, opts, ctl))?);
+    let stopped = out.stopped.clone();
+    let dict = gamp_dict(py, out, d, 1)?;
+    dict.set_item("stopped", stopped)?;
+    Ok(dict)
 }
 
 /// `x @ w` for `w` of shape `(d, p)`.
@@ -625,6 +673,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(glm_prior_posterior, m)?)?;
     m.add_function(wrap_pyfunction!(glm_prior_denoise, m)?)?;
     m.add_function(wrap_pyfunction!(gamp_glm, m)?)?;
+    m.add_function(wrap_pyfunction!(gamp_erm, m)?)?;
     m.add_function(wrap_pyfunction!(glm_x_times, m)?)?;
     m.add_function(wrap_pyfunction!(glm_xt_times, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_l_matvec, m)?)?;

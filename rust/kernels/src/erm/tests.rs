@@ -1,31 +1,10 @@
 use super::*;
 use crate::control::Never;
 use crate::linalg::Dense;
-use crate::models::regression::{contaminated_regression, Contamination};
+use crate::models::regression::{test_sample as problem, TestSample as Problem};
 use crate::threads::{pool, ThreadPool};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
-
-struct Problem {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    n: usize,
-    d: usize,
-}
-
-fn problem(n: usize, d: usize, seed: u64) -> Problem {
-    let p = pool(Some(2)).unwrap();
-    let c = Contamination {
-        eps: 0.1,
-        delta_in: 0.1,
-        delta_out: 1.0,
-        beta: 0.0,
-    };
-    let (mut x, mut t, mut y, mut o) =
-        (vec![0.0; n * d], vec![0.0; d], vec![0.0; n], vec![false; n]);
-    contaminated_regression(&p, n, d, &c, seed, &mut x, &mut t, &mut y, &mut o).unwrap();
-    Problem { x, y, n, d }
-}
 
 fn solve(pr: &Problem, loss: Loss, c: Constraint, w0: &[f64], threads: usize) -> Result<ErmOutput> {
     let p = pool(Some(threads)).unwrap();

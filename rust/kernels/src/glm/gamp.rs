@@ -23,8 +23,17 @@
 //!
 //! The loop stops when `||W^{t+1} - W^t||_F^2 / d < tol`, or when the posterior has collapsed
 //! onto a point (`tr V / p < 1e-13`, perfect recovery with a discrete prior): further iterations
-//! would only amplify rounding errors. The overlaps `M = W^T W*/d` and `Q = W^T W/d` are recorded
-//! per iterate.
+//! would only amplify rounding errors. It also stops, reporting why in [`GampOutput::stopped`],
+//! when an ingredient declares the current `V` or `A` outside its domain
+//! ([`OutputChannel::outside_domain`], [`InputDenoiser::outside_domain`]; e.g. a proximal output
+//! function that has become multivalued, or a ridge `B/(A + lam)` with `A + lam <= 0`). The
+//! overlaps `M = W^T W*/d` and `Q = W^T W/d` are recorded per iterate.
+//!
+//! Two options serve other estimators than the Bayes one ([`super::prox`], GAMP for ERM):
+//! `scale` runs the loop on the design `scale X` without copying `X` (`1/sqrt(d)` for a design
+//! with `N(0, 1)` entries), and `fixed_variance` keeps `V` at its start value `v0` instead of
+//! taking the denoiser's average Jacobian (the fixed-variance GAMP of ERM; `A` is still computed
+//! from the data).
 
 use super::input::InputDenoiser;
 use super::ops::fused_pass;
@@ -47,6 +56,17 @@ pub struct GampOptions {
     pub damping: f64,
     /// Stop when `||W^{t+1} - W^t||_F^2 / d < tol`.
     pub tol: f64,
+    /// The loop runs on the design `scale X` (1 for `X` with `N(0, 1/d)` entries).
+    pub scale: f64,
+    /// Keep `V = v0` at every iteration instead of the denoiser's average Jacobian.
+    pub fixed_variance: bool,
+}
+
+impl GampOptions {
+    /// `n_iter` iterations with the given damping and tolerance, on `X` itself, `V` updated.
+    pub fn new(n_iter: usize, damping: f64, tol: f64) -> Self {
+        Self { n_iter, damping, tol, scale: 1.0, fixed_variance: false }
+    }
 }
 
 /// Output of a GAMP run; traces have one entry per iterate (the start first).
@@ -60,6 +80,8 @@ pub struct GampOutput {
     pub m: Vec<f64>,
     /// `Q^t = W^T W/d`, `p x p` per iterate.
     pub q: Vec<f64>,
+    /// `V^t`, `p x p` per iterate (the variance used with `W^t` in the next iteration).
+    pub v: Vec<f64>,
     /// `||W^{t+1} - W^t||_F^2 / d` per iteration.
     pub delta: Vec<f64>,
     /// Last precision `A` (`p x p`).
@@ -68,6 +90,10 @@ pub struct GampOutput {
     pub n_iter: usize,
     /// Whether `delta` fell below the tolerance.
     pub converged: bool,
+    /// Why the loop stopped early: the current `V` or `A` left the domain of an ingredient
+    /// (the estimate is the last one computed inside it; `variance` and `a` are the offending
+    /// values).
+    pub stopped: Option<String>,
 }
 
 /// `W^T U / d` for row-major `d x p` matrices.
@@ -122,6 +148,7 @@ where
     ensure(v0.len() == p * p, "v0", || format!("has length {}, expected p^2 = {}", v0.len(), p * p))?;
     ensure((0.0..1.0).contains(&opts.damping), "damping", || format!("must be in [0, 1), got {}", opts.damping))?;
     ensure(opts.tol >= 0.0 && !opts.tol.is_nan(), "tol", || format!("must be >= 0, got {}", opts.tol))?;
+    ensure(opts.scale.is_finite() && opts.scale > 0.0, "scale", || format!("must be finite and > 0, got {}", opts.scale))?;
     if let Some(t) = truth {
         ensure(t.len() == d * p, "truth", || format!("has length {}, expected d p = {}", t.len(), d * p))?;
     }
@@ -129,14 +156,15 @@ where
     let mut w = w0.to_vec();
     let mut v = v0.to_vec();
     symmetrize(p, &mut v);
-    let mut out = GampOutput { estimate: Vec::new(), variance: Vec::new(), m: Vec::new(), q: Vec::new(), delta: Vec::new(), a: vec![0.0; p * p], n_iter: 0, converged: false };
-    let record = |out: &mut GampOutput, w: &[f64]| {
+    let mut out = GampOutput { estimate: Vec::new(), variance: Vec::new(), m: Vec::new(), q: Vec::new(), v: Vec::new(), delta: Vec::new(), a: vec![0.0; p * p], n_iter: 0, converged: false, stopped: None };
+    let record = |out: &mut GampOutput, w: &[f64], v: &[f64]| {
         out.q.extend(gram(p, w, w));
+        out.v.extend_from_slice(v);
         if let Some(t) = truth {
             out.m.extend(gram(p, w, t));
         }
     };
-    record(&mut out, &w);
+    record(&mut out, &w, &v);
     let mut w_cm = vec![0.0; d * p];
     let mut w_bar = w.clone();
     let mut a = vec![0.0; p * p];
@@ -147,8 +175,13 @@ where
     let mut w_new = vec![0.0; d * p];
     let mut c = vec![0.0; p * p];
     let delta = opts.damping;
+    let s = opts.scale;
     for t in 0..opts.n_iter {
         ctl.check()?;
+        if let Some(reason) = channel.outside_domain(&v) {
+            out.stopped = Some(reason);
+            break;
+        }
         let damp = if t == 0 { 0.0 } else { delta };
         to_col_major(p, &w, &mut w_cm);
         let ctx = channel.prepare(&v)?;
@@ -163,7 +196,7 @@ where
                 let old = &gp[mu * p..(mu + 1) * p];
                 let mut omega = [0.0; MAXP];
                 for k in 0..p {
-                    omega[k] = xw[k] - (0..p).map(|l| vv[k * p + l] * old[l]).sum::<f64>();
+                    omega[k] = s * xw[k] - (0..p).map(|l| vv[k * p + l] * old[l]).sum::<f64>();
                 }
                 let mut dg = [0.0; MAXP * MAXP];
                 channel.g_out(&ctx, mu, &omega[..p], bo, &mut dg[..p * p])?;
@@ -188,20 +221,27 @@ where
         for (ak, nk) in a.iter_mut().zip(&a_new) {
             *ak = (1.0 - damp) * nk + damp * *ak;
         }
+        if let Some(reason) = denoiser.outside_domain(&a) {
+            out.a.copy_from_slice(&a);
+            out.stopped = Some(reason);
+            break;
+        }
         for (wb, wk) in w_bar.iter_mut().zip(&w) {
             *wb = (1.0 - damp) * wk + damp * *wb;
         }
-        // B = X^T g + W_bar A (row-major)
+        // B = s X^T g + W_bar A (row-major)
         for i in 0..d {
             for k in 0..p {
-                b[i * p + k] = b_cm[k * d + i] + (0..p).map(|l| w_bar[i * p + l] * a[l * p + k]).sum::<f64>();
+                b[i * p + k] = s * b_cm[k * d + i] + (0..p).map(|l| w_bar[i * p + l] * a[l * p + k]).sum::<f64>();
             }
         }
         denoiser.denoise(pool, &b, &a, &mut w_new, &mut c)?;
         let diff = w.iter().zip(&w_new).map(|(o, nv)| (nv - o) * (nv - o)).sum::<f64>() / df;
         std::mem::swap(&mut w, &mut w_new);
-        v.copy_from_slice(&c);
-        symmetrize(p, &mut v);
+        if !opts.fixed_variance {
+            v.copy_from_slice(&c);
+            symmetrize(p, &mut v);
+        }
         if w.iter().any(|x| !x.is_finite()) || v.iter().any(|x| !x.is_finite()) {
             return Err(KernelError::Numerical { what: "gamp", reason: "the iterate became non-finite (try damping)".into() });
         }
@@ -209,7 +249,7 @@ where
         out.a.copy_from_slice(&a);
         out.delta.push(diff);
         out.n_iter += 1;
-        record(&mut out, &w);
+        record(&mut out, &w, &v);
         let collapsed = (0..p).map(|k| v[k * p + k]).sum::<f64>() / (p as f64) < COLLAPSED;
         if diff < opts.tol || collapsed {
             out.converged = true;

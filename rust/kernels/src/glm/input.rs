@@ -18,6 +18,11 @@ pub trait InputDenoiser: Sync {
     fn p(&self) -> usize;
     /// `b`, `w`: row-major `d x p`; `a`, `c`: row-major `p x p`.
     fn denoise(&self, pool: &ThreadPool, b: &[f64], a: &[f64], w: &mut [f64], c: &mut [f64]) -> Result<()>;
+    /// Why the denoiser is not defined at precision `a`, if it is not (the GAMP loop then stops
+    /// and reports it); every precision is accepted by default.
+    fn outside_domain(&self, _a: &[f64]) -> Option<String> {
+        None
+    }
 }
 
 /// Rows per block of the parallel denoiser (fixed: the sum of Jacobians is reduced in order).

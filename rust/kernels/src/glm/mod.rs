@@ -2,16 +2,17 @@
 //! (input functions), one general GAMP engine with `p x p` matrix variances, the matrix-free
 //! spectral operators of its linearisation, and the Gaussian multi-index sampler.
 //!
-//! The GAMP loop ([`gamp::gamp`]) is generic over an [`output::OutputChannel`] (Bayes channels
-//! here; proximal / ERM output functions and sequence channels plug in the same way) and an
-//! [`input::InputDenoiser`] (separable product priors here; non-separable matrix denoisers plug
-//! in the same way).
+//! The GAMP loop ([`gamp::gamp`]) is generic over an [`output::OutputChannel`] (Bayes channels;
+//! the proximal output function of ERM in [`prox`]; sequence channels plug in the same way) and an
+//! [`input::InputDenoiser`] (separable product priors; the ridge and sphere input functions of
+//! ERM in [`prox`]; non-separable matrix denoisers plug in the same way).
 
 pub mod channels;
 pub mod gamp;
 pub mod input;
 pub mod ops;
 pub mod output;
+pub mod prox;
 pub mod sample;
 pub mod small;
 pub mod special;
@@ -37,6 +38,8 @@ pub mod domain {
     pub const SPECTRAL: u64 = FREE + 14;
     /// Quasi-random points of the theory's Monte Carlo estimates.
     pub const THEORY: u64 = FREE + 15;
+    /// Random starts of GAMP for ERM (`hdcore.algorithms.erm_gamp`, drawn from Python).
+    pub const ERM_INIT: u64 = FREE + 16;
 }
 
 #[cfg(test)]
@@ -61,7 +64,7 @@ mod tests {
         let mut w0 = vec![0.0; d * p];
         fill_standard_normal(&pl, 1, domain::INIT, &mut w0);
         w0.iter_mut().for_each(|v| *v *= 1e-3);
-        gamp(&pl, &xd, &out, &prior, &w0, &[1.0], Some(&w), GampOptions { n_iter: 60, damping: 0.3, tol: 1e-12 }, &Never).unwrap()
+        gamp(&pl, &xd, &out, &prior, &w0, &[1.0], Some(&w), GampOptions::new(60, 0.3, 1e-12), &Never).unwrap()
     }
 
     #[test]

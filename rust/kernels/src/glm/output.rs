@@ -24,6 +24,11 @@ pub trait OutputChannel: Sync {
     fn prepare(&self, v: &[f64]) -> Result<Self::Ctx>;
     /// `g_out` and its Jacobian for sample `mu` at `omega`.
     fn g_out(&self, ctx: &Self::Ctx, mu: usize, omega: &[f64], g: &mut [f64], dg: &mut [f64]) -> Result<()>;
+    /// Why `g_out` is not defined at variance `v`, if it is not (the GAMP loop then stops and
+    /// reports it); every variance is accepted by default.
+    fn outside_domain(&self, _v: &[f64]) -> Option<String> {
+        None
+    }
 }
 
 /// Bayes-optimal output function of a channel with labels `y`:

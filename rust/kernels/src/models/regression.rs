@@ -120,6 +120,32 @@ pub fn contaminated_regression<T: Scalar>(
     Ok(())
 }
 
+/// A float64 draw with the parameters of the robust-regression study (eps = 0.1,
+/// delta_in = 0.1, delta_out = 1, beta = 0), for the tests of the estimators.
+#[cfg(test)]
+pub(crate) struct TestSample {
+    pub x: Vec<f64>,
+    pub theta: Vec<f64>,
+    pub y: Vec<f64>,
+    pub n: usize,
+    pub d: usize,
+}
+
+#[cfg(test)]
+pub(crate) fn test_sample(n: usize, d: usize, seed: u64) -> TestSample {
+    let p = crate::threads::pool(Some(2)).unwrap();
+    let c = Contamination {
+        eps: 0.1,
+        delta_in: 0.1,
+        delta_out: 1.0,
+        beta: 0.0,
+    };
+    let (mut x, mut theta, mut y, mut o) =
+        (vec![0.0; n * d], vec![0.0; d], vec![0.0; n], vec![false; n]);
+    contaminated_regression(&p, n, d, &c, seed, &mut x, &mut theta, &mut y, &mut o).unwrap();
+    TestSample { x, theta, y, n, d }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
