@@ -137,31 +137,27 @@ macro_rules! kernels {
             }
         }
 
-        /// [`dot4`] for float32 rows and a float32 `x`: float32 products over blocks of 128
-        /// elements, block sums accumulated in float64.
+        /// [`dot4`] for float32 rows and a float32 `x`: float32 products accumulated lane-wise
+        /// over blocks of `BLOCK` elements, the lane sums then added (still lane-wise, with
+        /// vector conversions) into float64 accumulators; one horizontal sum per row at the end.
         #[inline(always)]
         pub fn dot4_f32(rows: [&[f32]; 4], x: &[f32]) -> [f64; 4] {
             const W: usize = 16;
-            const BLOCK: usize = 128;
+            const BLOCK: usize = 512;
             let n = x.len();
-            let mut tot = [0.0f64; 4];
+            let [r0, r1, r2, r3] = rows;
+            let (r0, r1, r2, r3) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+            let mut acc64 = [[0.0f64; W]; 4];
+            let full = n - n % W;
             let mut start = 0;
-            while start < n {
-                let end = (start + BLOCK).min(n);
-                let xb = &x[start..end];
-                let [r0, r1, r2, r3] = rows;
-                let (r0, r1, r2, r3) = (
-                    &r0[start..end],
-                    &r1[start..end],
-                    &r2[start..end],
-                    &r3[start..end],
-                );
+            while start < full {
+                let end = (start + BLOCK).min(full);
                 let mut acc = [[0.0f32; W]; 4];
-                let it = r0
+                let it = r0[start..end]
                     .chunks_exact(W)
-                    .zip(r1.chunks_exact(W))
-                    .zip(r2.chunks_exact(W).zip(r3.chunks_exact(W)))
-                    .zip(xb.chunks_exact(W));
+                    .zip(r1[start..end].chunks_exact(W))
+                    .zip(r2[start..end].chunks_exact(W).zip(r3[start..end].chunks_exact(W)))
+                    .zip(x[start..end].chunks_exact(W));
                 for (((c0, c1), (c2, c3)), cx) in it {
                     for k in 0..W {
                         acc[0][k] = madd32(c0[k], cx[k], acc[0][k]);
@@ -170,20 +166,26 @@ macro_rules! kernels {
                         acc[3][k] = madd32(c3[k], cx[k], acc[3][k]);
                     }
                 }
-                let tail = (end - start) - (end - start) % W;
-                for (r, row) in [r0, r1, r2, r3].iter().enumerate() {
-                    let mut t = 0.0f64;
-                    for v in acc[r] {
-                        t += v as f64;
+                for r in 0..4 {
+                    for k in 0..W {
+                        acc64[r][k] += acc[r][k] as f64;
                     }
-                    for k in tail..(end - start) {
-                        t += (row[k] as f64) * (xb[k] as f64);
-                    }
-                    tot[r] += t;
                 }
                 start = end;
             }
-            tot
+            let mut out = [0.0f64; 4];
+            for (r, row) in [r0, r1, r2, r3].iter().enumerate() {
+                let a = &acc64[r];
+                let mut t = 0.0;
+                for h in 0..W / 4 {
+                    t += (a[4 * h] + a[4 * h + 1]) + (a[4 * h + 2] + a[4 * h + 3]);
+                }
+                for k in full..n {
+                    t += (row[k] as f64) * (x[k] as f64);
+                }
+                out[r] = t;
+            }
+            out
         }
 
         #[inline(always)]
