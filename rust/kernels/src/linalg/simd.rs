@@ -204,7 +204,7 @@ macro_rules! kernels {
             alpha: [f64; 4],
             y: &mut [f64],
         ) -> [f64; 4] {
-            const W: usize = 4;
+            const W: usize = 8;
             let n = x.len().min(y.len());
             let [r0, r1, r2, r3] = rows;
             let (r0, r1, r2, r3) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n]);
@@ -239,7 +239,7 @@ macro_rules! kernels {
             let mut out = [0.0f64; 4];
             for r in 0..4 {
                 let a = &acc[r];
-                out[r] = (a[0] + a[2]) + (a[1] + a[3]);
+                out[r] = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
             }
             for k in start..n {
                 let (a0, a1, a2, a3) = (
