@@ -107,8 +107,8 @@ def speedup(n: int, values: int, repeat: int) -> None:
     task = statistics.median(busy)
     print(f"\nIn the sweep, the tasks ran {task:.2f} s in total ({task / 2 / med['pool']:.0%} "
           f"of 2 workers x wall time; the rest is start-up and the last run's tail). On an idle "
-          f"machine they would take the serial 1-thread time, {med['one']:.2f} s: a ratio "
-          f"{task / med['one']:.2f} > 1 measures CPU contention from other processes.")
+          f"machine they would take the serial 1-thread time, {med['one']:.2f} s; ratio "
+          f"{task / med['one']:.2f} (above 1 measures CPU contention from other processes).")
 
 
 def main() -> None:
