@@ -136,21 +136,17 @@ impl SensingOperator for Quadratic<'_> {
         check_io(self, s.len(), out.len(), true)?;
         let d = self.d;
         let trace: f64 = (0..d).map(|i| s[i * d + i]).sum();
-        let xs = gemm::a_b(pool, self.x, s, self.n, d, d);
+        gemm::quadratic_forms(pool, self.x, s, self.n, d, out);
         let scale = 1.0 / (d as f64).sqrt();
-        pool.install(|| {
-            out.par_iter_mut().enumerate().for_each(|(mu, h)| {
-                let (xr, tr) = (&self.x[mu * d..(mu + 1) * d], &xs[mu * d..(mu + 1) * d]);
-                let q: f64 = xr.iter().zip(tr).map(|(a, b)| a * b).sum();
-                *h = (q - trace) * scale;
-            })
-        });
+        for h in out.iter_mut() {
+            *h = (*h - trace) * scale;
+        }
         Ok(())
     }
     fn adjoint(&self, pool: &ThreadPool, g: &[f64], out: &mut [f64]) -> Result<()> {
         check_io(self, g.len(), out.len(), false)?;
         let d = self.d;
-        let m = gemm::at_diag_a(pool, self.x, g, self.n, d);
+        let m = gemm::at_diag_a_blocked(pool, self.x, g, self.n, d);
         let sum_g: f64 = g.iter().sum();
         let scale = 1.0 / (d as f64).sqrt();
         for (k, (o, v)) in out.iter_mut().zip(&m).enumerate() {
