@@ -575,6 +575,40 @@ mod tests {
     }
 
     #[test]
+    fn bulk_shortcut_agrees_with_branch_tracking() {
+        for law in [
+            Law::MpSemicircle {
+                kappa: 0.5,
+                delta: 0.3,
+            },
+            Law::MpSemicircle {
+                kappa: 2.0,
+                delta: 0.05,
+            },
+            Law::Semicircle { variance: 1.5 },
+        ] {
+            let (a, b) = (
+                law.support().unwrap()[0].0,
+                law.support().unwrap().last().unwrap().1,
+            );
+            let mut hits = 0;
+            for k in 1..200 {
+                let x = a + (b - a) * k as f64 / 200.0;
+                let w = c64::new(x, 0.0);
+                let tracked = track_stieltjes(&|v| law.coeffs(v), w, law.base_scale()).unwrap();
+                if let Some(g) = bulk_root(&law.coeffs(w)) {
+                    hits += 1;
+                    assert!(
+                        (g - tracked).norm() <= 1e-10 * tracked.norm(),
+                        "{law:?} {x}"
+                    );
+                }
+            }
+            assert!(hits > 100, "{law:?}: {hits}");
+        }
+    }
+
+    #[test]
     fn stieltjes_is_consistent_off_the_axis() {
         let law = Law::MpSemicircle {
             kappa: 0.4,

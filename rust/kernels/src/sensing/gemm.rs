@@ -131,7 +131,14 @@ const SYRK_GROUP: usize = 8;
 /// (the `n x d` product `X S` is never stored). Symmetry halves the flops:
 /// `x^T S x = 2 x^T L x` with `L` the lower triangle of `(S + S^T)/2`, diagonal halved, a
 /// triangular product. Each fixed chunk of [`QF_ROWS`] rows is one sequential task.
-pub fn quadratic_forms(pool: &ThreadPool, x: &[f64], s: &[f64], n: usize, d: usize, out: &mut [f64]) {
+pub fn quadratic_forms(
+    pool: &ThreadPool,
+    x: &[f64],
+    s: &[f64],
+    n: usize,
+    d: usize,
+    out: &mut [f64],
+) {
     if n == 0 {
         return;
     }
@@ -194,11 +201,7 @@ pub fn at_diag_a_blocked(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: u
                     let r1 = (r0 + SYRK_ROWS).min(k);
                     let rows = r1 - r0;
                     let xr = &x[r0 * d..r1 * d];
-                    for (mu, (sr, xrow)) in scaled
-                        .chunks_mut(d)
-                        .zip(xr.chunks(d))
-                        .enumerate()
-                    {
+                    for (mu, (sr, xrow)) in scaled.chunks_mut(d).zip(xr.chunks(d)).enumerate() {
                         let gm = g[r0 + mu];
                         for (a, v) in sr.iter_mut().zip(xrow) {
                             *a = gm * v;
@@ -279,5 +282,35 @@ mod tests {
         assert_eq!(s1, s2);
         let ga: Vec<f64> = (0..k * m).map(|i| a[i] * g[i / m]).collect();
         assert_eq!(s1, naive_at_b(&a, &ga, k, m, m));
+    }
+
+    #[test]
+    fn symmetric_products_match_naive_loops_for_any_thread_count() {
+        // integer data: every sum is exact, so the blocked/triangular kernels must agree with
+        // the naive loops bit for bit; k spans several accumulation groups
+        let (k, d) = (2 * SYRK_ROWS * SYRK_GROUP + 77, 37);
+        let x: Vec<f64> = (0..k * d).map(|i| ((i * 7919) % 7) as f64 - 3.0).collect();
+        let g: Vec<f64> = (0..k).map(|i| (i % 5) as f64 - 2.0).collect();
+        // a non-symmetric S: the forms use its symmetric part
+        let s: Vec<f64> = (0..d * d)
+            .map(|i| ((i * 104729) % 9) as f64 - 4.0)
+            .collect();
+        let naive_h: Vec<f64> = (0..k)
+            .map(|mu| {
+                let xr = &x[mu * d..(mu + 1) * d];
+                (0..d)
+                    .map(|i| (0..d).map(|j| xr[i] * s[i * d + j] * xr[j]).sum::<f64>())
+                    .sum()
+            })
+            .collect();
+        let ga: Vec<f64> = (0..k * d).map(|i| x[i] * g[i / d]).collect();
+        let naive_m = naive_at_b(&x, &ga, k, d, d);
+        for t in [1, 2, 3] {
+            let p = pool(Some(t)).unwrap();
+            let mut h = vec![0.0; k];
+            quadratic_forms(&p, &x, &s, k, d, &mut h);
+            assert_eq!(h, naive_h);
+            assert_eq!(at_diag_a_blocked(&p, &x, &g, k, d), naive_m);
+        }
     }
 }
