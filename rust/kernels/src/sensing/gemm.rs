@@ -122,7 +122,7 @@ pub fn at_diag_a(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: usize) ->
 }
 
 /// Rows of `X` per task in [`quadratic_forms`].
-const QF_ROWS: usize = 128;
+const QF_ROWS: usize = 256;
 /// Rows of `X` per product in [`at_diag_a_blocked`], and blocks per accumulation group.
 const SYRK_ROWS: usize = 256;
 const SYRK_GROUP: usize = 8;
