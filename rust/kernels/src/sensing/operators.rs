@@ -3,9 +3,10 @@
 //!
 //! Normalisations (hdcore's matrix-sensing convention, see `hdcore.models.matrix_sensing`):
 //! * [`Quadratic`]: `A_mu = (x_mu x_mu^T - I_d) / sqrt(d)`, `x_mu ~ N(0, I_d)` (the rows of the
-//!   stored input matrix), `S` in spectral units. Forward `h = (x^T S x - Tr S)/sqrt(d)` via one
-//!   row-chunked product `X S`; adjoint `(X^T diag(g) X - (sum g) I)/sqrt(d)` via one
-//!   column-strip product: `O(n d^2)` each.
+//!   stored input matrix), `S` in spectral units. Forward `h = (x^T S x - Tr S)/sqrt(d)` via
+//!   row-chunked triangular products `X tril(S)` fused with the row dots
+//!   ([`gemm::quadratic_forms`]); adjoint `(X^T diag(g) X - (sum g) I)/sqrt(d)` via the lower
+//!   triangle accumulated over fixed row blocks ([`gemm::at_diag_a_blocked`]): `n d^2` flops each.
 //! * [`GaussianSymmetric`]: `A_mu = G_mu / sqrt(d)`, `G` symmetric with N(0, 1) off-diagonal and
 //!   N(0, 2) diagonal entries, regenerated from the stream `(seed, DESIGN, mu)`.
 //! * [`GaussianRect`]: `A_mu = X_mu / sqrt(d1 d2)`, `X_mu` i.i.d. N(0, 1) (`d1 x d2`),
