@@ -130,7 +130,7 @@ const SYRK_GROUP: usize = 8;
 /// `h_mu = x_mu^T S x_mu` for the rows `x_mu` of `X` (`n x d`) and a `d x d` `S`, fused
 /// (the `n x d` product `X S` is never stored). Symmetry halves the flops:
 /// `x^T S x = 2 x^T L x` with `L` the lower triangle of `(S + S^T)/2`, diagonal halved, a
-/// triangular product. Each fixed chunk of [`QF_ROWS`] rows is one sequential task.
+/// triangular product. Each fixed chunk of `QF_ROWS` rows is one sequential task.
 pub fn quadratic_forms(
     pool: &ThreadPool,
     x: &[f64],
@@ -179,8 +179,8 @@ pub fn quadratic_forms(
 }
 
 /// The symmetric `X^T diag(g) X` for `X`: `k x d`, by blocks of samples: blocks of
-/// [`SYRK_ROWS`] rows are accumulated in order into one lower triangle per group of
-/// [`SYRK_GROUP`] blocks (a triangular product, half the flops of the full one), the group
+/// `SYRK_ROWS` rows are accumulated in order into one lower triangle per group of
+/// `SYRK_GROUP` blocks (a triangular product, half the flops of the full one), the group
 /// sums are added in group order and mirrored. The grouping depends on the shapes only.
 pub fn at_diag_a_blocked(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: usize) -> Vec<f64> {
     let mut out = vec![0.0; d * d];
