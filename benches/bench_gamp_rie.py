@@ -10,13 +10,23 @@ MMSE by Gauss-Legendre quadrature of the same cubic. Machine bound: the ``4 n d^
 the two products (the eigendecomposition is ``O(d^3)``, negligible at ``n = 0.3 d^2``) at the
 GEMM rate measured here.
 
-Run: ``python benches/bench_gamp_rie.py``.
+Timing: one iteration is measured differentially, ``(T(n_iter=8) - T(n_iter=2)) / 6`` (minimum
+of 3 runs of each length, as in ``bench_amp.py``), so the fixed cost of a call (input checks, conversion,
+finiteness scan of ``X``, result assembly) cancels; that fixed cost, ``T(2) - 2 x iteration``, is
+printed separately. The breakdown times each step alone on the same inputs, best of 5, both
+sides computing the whole step (scaling and trace included; the Rust entry points also scan
+their inputs for NaN).
+
+Run: ``python benches/bench_gamp_rie.py [--sizes 100 200 300]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import time
+
 import numpy as np
-from bench_rmt import best_of, cubic_hilbert_numpy, gemm_rate
+from bench_rmt import best_of, cubic_hilbert_numpy, gemm_rate, rie_numpy
 
 import hdcore
 from hdcore import _core
@@ -89,36 +99,76 @@ def gamp_numpy(x, y, kappa, noise, n_iter, damping=0.5):
     return est
 
 
+def per_iteration(run, lo=2, hi=8, repeats=3):
+    """``(min T(hi) - min T(lo)) / (hi - lo)`` over ``repeats`` interleaved runs (the minima
+    of each length separately: robust to a load spike in either run) and the fixed cost
+    ``min T(lo) - lo x iteration``."""
+    t_lo = t_hi = np.inf
+    out = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(lo)
+        t1 = time.perf_counter()
+        out = run(hi)
+        t2 = time.perf_counter()
+        t_lo, t_hi = min(t_lo, t1 - t0), min(t_hi, t2 - t1)
+    it = (t_hi - t_lo) / (hi - lo)
+    return it, t_lo - lo * it, out
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 300])
+    args = ap.parse_args()
     print(f"hdcore {hdcore.__version__}, {hdcore.get_num_threads()} threads")
     peak = gemm_rate()
     print(f"machine: GEMM {peak / 1e9:.1f} GFLOP/s (NumPy/OpenBLAS)")
-    for d in (100, 200, 300):
+    for d in args.sizes:
         bench_size(d, peak)
 
 
-def bench_size(d, peak, n_iter=6):
-    """Time ``n_iter`` iterations of both implementations at dimension ``d``."""
+def bench_size(d, peak):
+    """Time one iteration of both implementations at dimension ``d``, then each step."""
     smp = QuadraticNetwork(d=d, kappa=0.5, alpha=0.3).sample(seed=1)
     n = smp.sensing.n
-    t_r, res = best_of(lambda: gamp_rie(smp, n_iter=n_iter, tol=0.0), repeats=2)
-    t_n, est = best_of(lambda: gamp_numpy(smp.x, smp.y, 0.5, 0.0, n_iter), repeats=2)
+    it_r, fix_r, res = per_iteration(lambda k: gamp_rie(smp, n_iter=k, tol=0.0))
+    it_n, fix_n, est = per_iteration(lambda k: gamp_numpy(smp.x, smp.y, 0.5, 0.0, k))
     same = np.max(np.abs(est - res.estimate))
-    flops = 4 * n * d * d
-    it_r, it_n = t_r / n_iter, t_n / n_iter
-    print(f"d={d} (n={n}): rust {it_r * 1e3:.1f} ms/iter ({flops / it_r / 1e9:.1f} GFLOP/s), "
-          f"numpy {it_n * 1e3:.1f} ms/iter ({flops / it_n / 1e9:.1f} GFLOP/s), "
-          f"ratio numpy/rust {it_n / it_r:.2f}, bound {flops / peak * 1e3:.1f} ms/iter; "
+    # NumPy's formulation: two full GEMMs (X S and (X g)^T X), 2 n d^2 flops each; the Rust
+    # kernels exploit symmetry (x^T S x = 2 x^T tril(S) x, lower triangle of X^T diag(g) X):
+    # 2 n d^2 flops in all
+    flops, flops_min = 4 * n * d * d, 2 * n * d * d
+    print(f"d={d} (n={n}): rust {it_r * 1e3:.1f} ms/iter, numpy {it_n * 1e3:.1f} ms/iter, "
+          f"ratio numpy/rust {it_n / it_r:.2f}; bound {flops / peak * 1e3:.1f} ms/iter "
+          f"(4 n d^2 flops), {flops_min / peak * 1e3:.1f} ms/iter (2 n d^2, symmetric); "
+          f"fixed cost per call rust {fix_r * 1e3:.1f} / numpy {fix_n * 1e3:.1f} ms; "
           f"max |diff| of estimates {same:.1e}")
-    # breakdown: the two O(n d^2) products
-    s, x = smp.s, smp.x
+    # breakdown on the same inputs, each step whole on both sides
+    s, x, sq = smp.s, smp.x, np.sqrt(d)
     g = np.random.default_rng(0).standard_normal(n)
-    t_f, _ = best_of(lambda: _core.sensing_forward("quadratic", s, x=x))
-    t_a, _ = best_of(lambda: _core.sensing_adjoint("quadratic", g, x=x, d1=d, d2=d))
-    t_fn, _ = best_of(lambda: np.einsum("ij,ij->i", x @ s, x))
-    t_an, _ = best_of(lambda: (x * g[:, None]).T @ x)
-    print(f"    forward rust {t_f * 1e3:.1f} / numpy {t_fn * 1e3:.1f} ms, "
-          f"adjoint rust {t_a * 1e3:.1f} / numpy {t_an * 1e3:.1f} ms")
+    eye = np.eye(d)
+    kappa, delta = 0.5, 0.3
+    r = s + np.sqrt(delta) * (lambda a: (a + a.T) / np.sqrt(2 * d))(
+        np.random.default_rng(1).standard_normal((d, d)))
+    steps = {
+        "forward": (lambda: _core.sensing_forward("quadratic", s, x=x),
+                    lambda: (np.einsum("ij,ij->i", x @ s, x) - np.trace(s)) / sq),
+        "adjoint": (lambda: _core.sensing_adjoint("quadratic", g, x=x, d1=d, d2=d),
+                    lambda: ((x * g[:, None]).T @ x - g.sum() * eye) / sq),
+        "RIE": (lambda: _core.rie(r, delta, law_kind="mp_semicircle", law_params=[kappa, delta]),
+                lambda: rie_numpy(r, kappa, delta)),
+        "MMSE": (lambda: _core.rmt_denoising_mmse("mp_semicircle", [kappa, delta]),
+                 lambda: mmse_numpy(kappa, delta)),
+    }
+    parts = []
+    for name, (f_r, f_n) in steps.items():
+        t_r = t_n = np.inf
+        for _ in range(5):  # interleaved, so both sides see the same machine load
+            t_r = min(t_r, best_of(f_r, repeats=1)[0])
+            t_n = min(t_n, best_of(f_n, repeats=1)[0])
+        parts.append(f"{name} rust {t_r * 1e3:.2f} / numpy {t_n * 1e3:.2f}")
+    print("    " + ", ".join(parts) + " ms")
+
 
 if __name__ == "__main__":
     main()

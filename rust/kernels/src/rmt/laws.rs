@@ -80,6 +80,32 @@ fn track_failed(z: c64) -> KernelError {
 /// Nodes per support interval of [`Law::quadrature`].
 pub const DEFAULT_NODES: usize = 160;
 
+/// Shortcut for `g(w + i0)` at a real `w` inside the bulk, for polynomials of degree 2 or 3
+/// with real coefficients: inside the support the physical root is complex (`Im g < 0`) and its
+/// conjugate is also a root; outside it, the physical root is real and, the degree being at
+/// most 3, so are all the others. Hence when the roots contain exactly one clearly complex
+/// pair, its member with `Im g < 0` is the physical branch -- no continuation needed. It is
+/// polished by Newton; near an edge (nearly real pair) or outside the bulk, `None` (the caller
+/// falls back to [`track_stieltjes`]).
+fn bulk_root(c: &Coeffs) -> Option<c64> {
+    if c[4].norm() != 0.0 || c.iter().any(|v| v.im != 0.0) || c[3].re == 0.0 && c[2].re == 0.0 {
+        return None;
+    }
+    let re: Vec<f64> = c[..4].iter().map(|v| v.re).collect();
+    let r = roots(&re);
+    let mut pair = r
+        .iter()
+        .filter(|z| z.im.abs() > 1e-6 * z.norm().max(1e-300));
+    let first = *pair.next()?;
+    let second = *pair.next()?;
+    if pair.next().is_some() || (first - second.conj()).norm() > 1e-6 * first.norm() {
+        return None;
+    }
+    let guess = if first.im < 0.0 { first } else { second };
+    let g = super::poly::newton(c, guess, 30, 1e-14)?;
+    (g.im < 0.0 && (g - guess).norm() <= 1e-6 * guess.norm()).then_some(g)
+}
+
 impl Law {
     /// Check the parameters.
     pub fn validate(&self) -> Result<()> {
@@ -172,6 +198,11 @@ impl Law {
 
     /// Stieltjes transform of the base law at `w` (`Im w >= 0`; `Im w = 0` means `w + i0`).
     fn base_stieltjes(&self, w: c64) -> Result<c64> {
+        if w.im == 0.0 {
+            if let Some(g) = bulk_root(&self.coeffs(w)) {
+                return Ok(g);
+            }
+        }
         track_stieltjes(&|v| self.coeffs(v), w, self.base_scale()).ok_or_else(|| track_failed(w))
     }
 
@@ -541,6 +572,40 @@ mod tests {
             .unwrap();
         assert!((q.sum(|x, r| x * r) - 1.0).abs() < 1e-7);
         assert!((q.sum(|x, r| x * x * r) - (1.0 + 1.0 / kappa + delta)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn bulk_shortcut_agrees_with_branch_tracking() {
+        for law in [
+            Law::MpSemicircle {
+                kappa: 0.5,
+                delta: 0.3,
+            },
+            Law::MpSemicircle {
+                kappa: 2.0,
+                delta: 0.05,
+            },
+            Law::Semicircle { variance: 1.5 },
+        ] {
+            let (a, b) = (
+                law.support().unwrap()[0].0,
+                law.support().unwrap().last().unwrap().1,
+            );
+            let mut hits = 0;
+            for k in 1..200 {
+                let x = a + (b - a) * k as f64 / 200.0;
+                let w = c64::new(x, 0.0);
+                let tracked = track_stieltjes(&|v| law.coeffs(v), w, law.base_scale()).unwrap();
+                if let Some(g) = bulk_root(&law.coeffs(w)) {
+                    hits += 1;
+                    assert!(
+                        (g - tracked).norm() <= 1e-10 * tracked.norm(),
+                        "{law:?} {x}"
+                    );
+                }
+            }
+            assert!(hits > 100, "{law:?}: {hits}");
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //!
 //! Normalisations (hdcore's matrix-sensing convention, see `hdcore.models.matrix_sensing`):
 //! * [`Quadratic`]: `A_mu = (x_mu x_mu^T - I_d) / sqrt(d)`, `x_mu ~ N(0, I_d)` (the rows of the
-//!   stored input matrix), `S` in spectral units. Forward `h = (x^T S x - Tr S)/sqrt(d)` via one
-//!   row-chunked product `X S`; adjoint `(X^T diag(g) X - (sum g) I)/sqrt(d)` via one
-//!   column-strip product: `O(n d^2)` each.
+//!   stored input matrix), `S` in spectral units. Forward `h = (x^T S x - Tr S)/sqrt(d)` via
+//!   row-chunked triangular products `X tril(S)` fused with the row dots
+//!   ([`gemm::quadratic_forms`]); adjoint `(X^T diag(g) X - (sum g) I)/sqrt(d)` via the lower
+//!   triangle accumulated over fixed row blocks ([`gemm::at_diag_a_blocked`]): `n d^2` flops each.
 //! * [`GaussianSymmetric`]: `A_mu = G_mu / sqrt(d)`, `G` symmetric with N(0, 1) off-diagonal and
 //!   N(0, 2) diagonal entries, regenerated from the stream `(seed, DESIGN, mu)`.
 //! * [`GaussianRect`]: `A_mu = X_mu / sqrt(d1 d2)`, `X_mu` i.i.d. N(0, 1) (`d1 x d2`),
@@ -136,21 +137,17 @@ impl SensingOperator for Quadratic<'_> {
         check_io(self, s.len(), out.len(), true)?;
         let d = self.d;
         let trace: f64 = (0..d).map(|i| s[i * d + i]).sum();
-        let xs = gemm::a_b(pool, self.x, s, self.n, d, d);
+        gemm::quadratic_forms(pool, self.x, s, self.n, d, out);
         let scale = 1.0 / (d as f64).sqrt();
-        pool.install(|| {
-            out.par_iter_mut().enumerate().for_each(|(mu, h)| {
-                let (xr, tr) = (&self.x[mu * d..(mu + 1) * d], &xs[mu * d..(mu + 1) * d]);
-                let q: f64 = xr.iter().zip(tr).map(|(a, b)| a * b).sum();
-                *h = (q - trace) * scale;
-            })
-        });
+        for h in out.iter_mut() {
+            *h = (*h - trace) * scale;
+        }
         Ok(())
     }
     fn adjoint(&self, pool: &ThreadPool, g: &[f64], out: &mut [f64]) -> Result<()> {
         check_io(self, g.len(), out.len(), false)?;
         let d = self.d;
-        let m = gemm::at_diag_a(pool, self.x, g, self.n, d);
+        let m = gemm::at_diag_a_blocked(pool, self.x, g, self.n, d);
         let sum_g: f64 = g.iter().sum();
         let scale = 1.0 / (d as f64).sqrt();
         for (k, (o, v)) in out.iter_mut().zip(&m).enumerate() {
