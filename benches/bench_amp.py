@@ -1,7 +1,8 @@
 """AMP for the spiked Wigner model: hdcore (Rust) vs a vectorised NumPy AMP, same process.
 
-For each n the script times one AMP iteration (differential timing: T(40 iterations) -
-T(10 iterations), best of several runs, so sampling and input checks cancel) for
+For each n the script times one AMP iteration (differential timing: T(hi iterations) -
+T(10 iterations) with hi - 10 >= 30 iterations spanning about 0.25 s, best of 5, so sampling
+and input checks cancel) for
 
 * NumPy float64: BLAS gemv on the dense matrix, preallocated buffers, ``np.tanh`` denoiser;
 * NumPy float32 storage: the same with sgemv on a float32 copy;
@@ -52,7 +53,14 @@ def hd_amp(y, x0, n_iter, packed_n=None):
                             tol=0.0)
 
 
-def per_iteration(run, repeats=3, lo=10, hi=40) -> float:
+def per_iteration(run, repeats=5, lo=10, min_span=0.25) -> float:
+    """Time per iteration, differential: (T(hi) - T(lo)) / (hi - lo), best of ``repeats``,
+    with ``hi`` chosen so that the difference spans about ``min_span`` seconds (so that small,
+    cache-resident sizes are not lost in timer and call noise)."""
+    t0 = time.perf_counter()
+    run(lo + 30)
+    est = max((time.perf_counter() - t0) / (lo + 30), 1e-7)
+    hi = lo + max(30, int(min_span / est))
     best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
