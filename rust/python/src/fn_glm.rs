@@ -7,7 +7,7 @@ use crate::errors::to_pyerr;
 use crate::fn_linalg::lanczos_options;
 use crate::fn_erm::constraint;
 use crate::fn_losses::loss;
-use crate::runtime::{pool, run};
+use crate::runtime::{pool, run, with_callable};
 use hdcore_kernels::glm::channels::{posterior_batch, Channel};
 use hdcore_kernels::glm::gamp::{gamp, GampOptions, GampOutput};
 use hdcore_kernels::glm::input::{InputDenoiser, ProductPrior};
@@ -643,25 +643,14 @@ fn eigs_top_callable<'py>(
     let v0 = array(v0, "v0", &[Some(n)])?;
     let v0s = v0.as_slice()?;
     let opts = arnoldi_options(n, k, tol, ncv, max_restarts)?;
-    let mut err: Option<PyErr> = None;
-    let mut f = |x: &[f64], y: &mut [f64]| -> Result<(), KernelError> {
-        let res = (|| -> PyResult<()> {
-            let out = op.call1((x.to_vec().into_pyarray(py),))?;
-            let arr = array(&out, "op(x)", &[Some(n)])?;
-            y.copy_from_slice(arr.as_slice()?);
-            py.check_signals()
-        })();
-        res.map_err(|e| {
-            err = Some(e);
-            KernelError::Interrupted
-        })
+    let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
+        y.copy_from_slice(array(out, "op(x)", &[Some(n)])?.as_slice()?);
+        Ok(())
     };
-    let res = top_eigenpairs_nonsymmetric(&pl, n, &mut f, v0s, opts, &hdcore_kernels::control::Never);
-    match res {
-        Ok(e) => complex_dict(py, e, n),
-        Err(KernelError::Interrupted) => Err(err.unwrap_or_else(|| PyValueError::new_err("operator failed"))),
-        Err(e) => Err(kerr(e)),
-    }
+    let e = with_callable(py, &op, convert, |f| {
+        top_eigenpairs_nonsymmetric(&pl, n, f, v0s, opts, &hdcore_kernels::control::Never)
+    })?;
+    complex_dict(py, e, n)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

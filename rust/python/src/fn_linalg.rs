@@ -1,7 +1,7 @@
 //! Mat-vecs, Lanczos, bandwidth probe.
 
 use crate::convert::{vector, MatrixArg};
-use crate::runtime::{pool, run};
+use crate::runtime::{pool, run, with_callable};
 use hdcore_kernels::linalg::{read_bandwidth, top_eigenpairs, Eigenpairs, LanczosOptions};
 use hdcore_kernels::KernelError;
 use numpy::ndarray::Array2;
@@ -187,34 +187,22 @@ fn eigsh_top_callable<'py>(
     }
     let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
     // The callable needs the GIL for every product; the orthogonalisation still runs in Rust.
-    let mut err: Option<PyErr> = None;
-    let mut f = |x: &[f64], y: &mut [f64]| -> Result<(), KernelError> {
-        let res = (|| -> PyResult<()> {
-            let out = op.call1((x.to_vec().into_pyarray(py),))?;
-            let arr = vector::<f64>(&p, &out, "op(x)")?;
-            let s = arr.as_slice()?;
-            if s.len() != n {
-                return Err(PyValueError::new_err(format!(
-                    "`op(x)` returned length {}, expected {n}",
-                    s.len()
-                )));
-            }
-            y.copy_from_slice(s);
-            py.check_signals()
-        })();
-        res.map_err(|e| {
-            err = Some(e);
-            KernelError::Interrupted
-        })
-    };
-    let res = top_eigenpairs(&p, n, &mut f, v0s, opts, &hdcore_kernels::control::Never);
-    match res {
-        Ok(e) => eig_dict(py, e, n),
-        Err(KernelError::Interrupted) => {
-            Err(err.unwrap_or_else(|| PyValueError::new_err("operator failed")))
+    let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
+        let arr = vector::<f64>(&p, out, "op(x)")?;
+        let s = arr.as_slice()?;
+        if s.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "`op(x)` returned length {}, expected {n}",
+                s.len()
+            )));
         }
-        Err(e) => Err(crate::errors::to_pyerr(e, None)),
-    }
+        y.copy_from_slice(s);
+        Ok(())
+    };
+    let e = with_callable(py, &op, convert, |f| {
+        top_eigenpairs(&p, n, f, v0s, opts, &hdcore_kernels::control::Never)
+    })?;
+    eig_dict(py, e, n)
 }
 
 /// Read bandwidth of the machine (bytes/s), best of `repeats` parallel passes over `n` float64.

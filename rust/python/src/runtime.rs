@@ -70,3 +70,35 @@ where
         }
     }
 }
+
+/// Run `body` with a product `y = op(x)` that calls the Python callable `op` (the GIL stays
+/// held: every product calls back into Python). The output of `op` is converted by
+/// `convert(out) -> y`; an exception raised by `op` or by the conversion, or Ctrl-C, aborts
+/// the kernel and is re-raised as it was.
+pub fn with_callable<'py, T>(
+    py: Python<'py>,
+    op: &Bound<'py, PyAny>,
+    convert: impl Fn(&Bound<'py, PyAny>, &mut [f64]) -> PyResult<()>,
+    body: impl FnOnce(&mut dyn FnMut(&[f64], &mut [f64]) -> KResult<()>) -> KResult<T>,
+) -> PyResult<T> {
+    use numpy::IntoPyArray;
+    let mut err: Option<PyErr> = None;
+    let mut f = |x: &[f64], y: &mut [f64]| -> KResult<()> {
+        let res = (|| -> PyResult<()> {
+            let out = op.call1((x.to_vec().into_pyarray(py),))?;
+            convert(&out, y)?;
+            py.check_signals()
+        })();
+        res.map_err(|e| {
+            err = Some(e);
+            KernelError::Interrupted
+        })
+    };
+    match body(&mut f) {
+        Ok(v) => Ok(v),
+        Err(KernelError::Interrupted) => Err(err.unwrap_or_else(|| {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
+        })),
+        Err(e) => Err(to_pyerr(e, None)),
+    }
+}
