@@ -40,3 +40,19 @@ def test_reproduce_quick_writes_figure_and_table(tmp_path, capsys):
 def test_unknown_study_is_an_error(capsys):
     assert main(["reproduce", "nope"]) == 2
     assert "unknown study" in capsys.readouterr().err
+
+
+def test_every_study_accepts_the_options_reproduce_passes():
+    # Studies that post-process their simulations override run_simulations; reproduce passes
+    # the sweep options (backend, scheduler, ...) through it, so every override must take them.
+    import inspect
+
+    from hdcore.studies import STUDIES, get_study
+
+    options = dict(quick=True, seed=0, progress=False, backend="local", scheduler=None,
+                   n_workers=None, out=None, resume=False)
+    for name in STUDIES:
+        try:
+            inspect.signature(get_study(name).run_simulations).bind(**options)
+        except TypeError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
