@@ -48,6 +48,20 @@ pub struct Eigh {
     pub vectors: Vec<f64>,
 }
 
+/// Row-major copy of a (column-major) faer matrix; empty for `None` (vectors not requested).
+fn to_row_major(x: Option<Mat<f64>>) -> Vec<f64> {
+    let Some(x) = x else { return Vec::new() };
+    let (r, c) = (x.nrows(), x.ncols());
+    let mut out = vec![0.0; r * c];
+    for j in 0..c {
+        let col = x.col(j);
+        for i in 0..r {
+            out[i * c + j] = col[i];
+        }
+    }
+    out
+}
+
 /// Eigendecomposition of the symmetric `n x n` row-major matrix `a` (its lower triangle is
 /// read). `vectors = false` computes the eigenvalues only.
 pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eigh> {
@@ -92,19 +106,7 @@ pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eig
         )
         .map_err(|e| numerical("eigh", e))?;
         let values: Vec<f64> = (0..n).map(|i| s[i]).collect();
-        let vecs = match u {
-            Some(u) => {
-                let mut out = vec![0.0; n * n];
-                for j in 0..n {
-                    let col = u.col(j);
-                    for i in 0..n {
-                        out[i * n + j] = col[i];
-                    }
-                }
-                out
-            }
-            None => Vec::new(),
-        };
+        let vecs = to_row_major(u);
         if values.iter().any(|v| !v.is_finite()) {
             return Err(numerical("eigh", "non-finite eigenvalue"));
         }
@@ -178,19 +180,6 @@ pub fn svd(pool: &ThreadPool, a: &[f64], m: usize, n: usize, vectors: bool) -> R
         )
         .map_err(|e| numerical("svd", e))?;
         let values: Vec<f64> = (0..k).map(|i| s[i]).collect();
-        let to_rows = |x: Option<Mat<f64>>, r: usize| match x {
-            Some(x) => {
-                let mut out = vec![0.0; r * k];
-                for j in 0..k {
-                    let col = x.col(j);
-                    for i in 0..r {
-                        out[i * k + j] = col[i];
-                    }
-                }
-                out
-            }
-            None => Vec::new(),
-        };
         if values.iter().any(|v| !v.is_finite()) {
             return Err(numerical("svd", "non-finite singular value"));
         }
@@ -198,8 +187,8 @@ pub fn svd(pool: &ThreadPool, a: &[f64], m: usize, n: usize, vectors: bool) -> R
             m,
             n,
             values,
-            u: to_rows(u, m),
-            v: to_rows(v, n),
+            u: to_row_major(u),
+            v: to_row_major(v),
         })
     })
 }
