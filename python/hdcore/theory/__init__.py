@@ -1,11 +1,13 @@
 """Theory: state evolution, replica free entropies, random-matrix predictions, thresholds,
 SGD ODEs and population landscapes.
 
-``state_evolution(model)`` dispatches on the model: GAMP state evolution for a
+Every fixed point (state evolutions, replica saddle points) is solved by one engine,
+:mod:`hdcore.theory.fixed_point` (damped / Anderson iteration on pytrees, domain back-off,
+branches, continuation). ``state_evolution(model)`` dispatches on the model: GAMP state evolution for a
 :class:`~hdcore.models.MultiIndex`, low-rank AMP state evolution for the spiked models.
 """
 
-from hdcore.theory import matrix_sensing
+from hdcore.theory import fixed_point, matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
 from hdcore.theory.erm import ERMFixedPoint, TuneResult, erm_fixed_point, ridge_closed_form, tune
 from hdcore.theory.glm import (
@@ -28,6 +30,7 @@ from hdcore.theory.low_rank import (
     fixed_points,
     free_entropy,
     information_theoretic_threshold,
+    state_evolution_map,
 )
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.sgd import (
@@ -46,11 +49,11 @@ from hdcore.theory.sgd import (
 )
 
 __all__ = [
-    # dispatch
-    "state_evolution",
+    # dispatch and the fixed-point engine
+    "state_evolution", "fixed_point",
     # spiked matrix models
     "BBP", "bbp", "FixedPoints", "StateEvolution", "algorithmic_threshold", "fixed_points",
-    "free_entropy", "information_theoretic_threshold",
+    "free_entropy", "information_theoretic_threshold", "state_evolution_map",
     # GLMs and multi-index models
     "GAMPFixedPoints", "GLMStateEvolution", "SpectralPrediction", "WeakRecovery",
     "gamp_fixed_points", "gamp_state_evolution", "glm_free_entropy", "glm_thresholds",

@@ -46,6 +46,7 @@ from scipy.optimize import minimize
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.ingredients.losses import Loss, get_loss
 from hdcore.models.regression import ContaminatedRegression
+from hdcore.theory.fixed_point import OutOfDomain, solve
 
 __all__ = ["ERMFixedPoint", "TuneResult", "erm_fixed_point", "tune", "ridge_closed_form"]
 
@@ -108,10 +109,6 @@ class ERMFixedPoint:
         return (self.m, self.q, self.V)
 
 
-class _Invalid(Exception):
-    """The map cannot be evaluated at this iterate."""
-
-
 class _Problem:
     """The fixed-point map of one (model, loss, regulariser)."""
 
@@ -125,9 +122,9 @@ class _Problem:
 
     def hats(self, m: float, q: float, V: float):
         if not (V > 0 and math.isfinite(V)):
-            raise _Invalid(f"V = {V} is not positive")
+            raise OutOfDomain(f"V = {V} is not positive")
         if not V < self.vmax:
-            raise _Invalid(f"the prox of the {self.loss.name} loss is multivalued at V = {V:.6g} "
+            raise OutOfDomain(f"the prox of the {self.loss.name} loss is multivalued at V = {V:.6g} "
                            f">= {self.vmax:.6g}")
         S = self.s2 + q + self.b**2 * self.rho - 2 * self.b * m
         S = np.maximum(S, 1e-300)
@@ -141,7 +138,7 @@ class _Problem:
         if self.qfix is None:
             den = V_hat + self.lam
             if not den > 0:
-                raise _Invalid(f"V_hat + lam = {den:.6g} <= 0: no minimum at lam = {self.lam} "
+                raise OutOfDomain(f"V_hat + lam = {den:.6g} <= 0: no minimum at lam = {self.lam} "
                                "(the objective is unbounded below along the softest directions)")
             return rho * m_hat / den, (rho * m_hat**2 + q_hat) / den**2, 1.0 / den, self.lam
         V = math.sqrt(self.qfix / (q_hat + rho * m_hat**2))
@@ -153,60 +150,24 @@ class _Problem:
 
 
 def _solve(pb: _Problem, x0, damping: float, anderson: int, tol: float, max_iter: int):
-    """Damped Anderson-accelerated iteration (type II, Walker & Ni 2011) of ``x -> F(x)``;
-    returns ``(x, converged, n_iter, reason)``."""
-    x = np.array(x0, dtype=float)
-    try:
-        fx = pb.step(x) - x
-    except _Invalid as e:
-        return x, False, 0, str(e)
-    mix = 1.0 - damping
-    dxs, dfs = [], []
-    reason = ""
-    stuck = 0  # consecutive iterations pushed against the edge of the map's domain
-    for it in range(1, max_iter + 1):
-        scale = np.maximum(np.abs(x), 1e-8)
-        if np.max(np.abs(fx) / scale) < tol:
-            return x, True, it - 1, ""
-        damped = mix * fx
-        steps = []
-        if dxs:
-            dX, dF = np.array(dxs).T, np.array(dfs).T
-            gamma, *_ = np.linalg.lstsq(dF, fx, rcond=None)
-            steps.append(damped - (dX + mix * dF) @ gamma)
-        # the Anderson step, else the damped one, else the damped one shortened until the
-        # candidate lies in the domain of the map
-        steps.extend(damped * 0.5**k for k in range(40))
-        new, fnew = None, None
-        reason = ""
-        for j, step in enumerate(steps):
-            cand = x + step
-            try:
-                if not np.all(np.isfinite(cand)) or cand[1] <= 0:
-                    raise _Invalid("non-finite or non-positive q")
-                fnew = pb.step(cand) - cand
-                new = cand
-                break
-            except _Invalid as e:
-                if j > 0 or not dxs:
-                    reason = str(e)
-                dxs.clear()
-                dfs.clear()
-        if new is None:
-            return x, False, it, reason
-        stuck = stuck + 1 if reason else 0
-        if stuck >= 25:
-            return new, False, it, f"the iteration is pushed out of the domain: {reason}"
-        if new[2] > 1e8:
-            return new, False, it, (f"V diverges (V = {new[2]:.3g}): no isolated minimiser, e.g. "
-                                    "alpha <= 1 at lam = 0 (interpolation)")
-        dxs.append(new - x)
-        dfs.append(fnew - fx)
-        if len(dxs) > anderson:
-            dxs.pop(0)
-            dfs.pop(0)
-        x, fx = new, fnew
-    return x, False, max_iter, reason or f"no convergence in {max_iter} iterations"
+    """The (m, q, V) fixed point by :func:`hdcore.theory.fixed_point.solve` (relative residual;
+    ``q > 0`` and a bounded ``V`` delimit the domain); returns ``(x, converged, n_iter, reason)``."""
+    res = solve(pb.step, np.array(x0, dtype=float), damping=damping, anderson=anderson, tol=tol,
+                max_iter=max_iter, domain=_domain, scale=_relative, raise_on_failure=False)
+    return res.x, res.converged, res.n_iter, res.reason
+
+
+def _domain(x: np.ndarray) -> str | None:
+    if not x[1] > 0:
+        return "non-positive q"
+    if x[2] > 1e8:
+        return (f"V diverges (V = {x[2]:.3g}): no isolated minimiser, e.g. alpha <= 1 at lam = 0 "
+                "(interpolation)")
+    return None
+
+
+def _relative(x: np.ndarray) -> np.ndarray:
+    return np.maximum(np.abs(x), 1e-8)
 
 
 def _starts(pb: _Problem, init) -> list[tuple[str, tuple[float, float, float]]]:
@@ -303,7 +264,7 @@ def _finish(pb: _Problem, model, x, converged, n_iter, reason, *, start: str) ->
         replicon = pb.alpha * V * V * e2
         lam_eff = pb.prior(m_hat, q_hat, V_hat)[3]
         raw.update(m_hat=m_hat, q_hat=q_hat, V_hat=V_hat, replicon=replicon, lam=lam_eff)
-    except _Invalid as e:
+    except OutOfDomain as e:
         reason = reason or str(e)
         single = single and "multivalued" not in str(e)
     if "multivalued" in reason:

@@ -38,7 +38,7 @@ from hdcore._validation import check_choice, check_int, check_real
 from hdcore.errors import ConvergenceError
 
 __all__ = ["OutOfDomain", "FixedPointResult", "Branches", "Continuation", "solve", "branches",
-           "continuation"]
+           "continuation", "transition"]
 
 
 class OutOfDomain(Exception):
@@ -105,7 +105,7 @@ class _Tree:
         if isinstance(x, (tuple, list)):
             return (type(x).__name__, None, tuple(self._spec(v, perm) for v in x))
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.number, np.ndarray)):
-            raise TypeError(f"fixed-point iterates must be floats, arrays or dicts/tuples/lists of them, "
+            raise TypeError(f"`x0`: fixed-point iterates must be floats, arrays or dicts/tuples/lists of them, "
                             f"got {type(x).__name__}")
         a = np.asarray(x, dtype=np.float64)
         offset = sum(int(np.prod(s)) for s in self.leaves)
@@ -319,7 +319,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
                 dvs.clear()
                 dgs.clear()
         if accepted is None:
-            return finish(x, False, it, residual, reason, aux)
+            return finish(x, False, it, residual, f"the iteration is pushed out of the domain: {reason}", aux)
         stuck = stuck + 1 if reason else 0
         cand, x_new, g_new, aux_new = accepted
         if anderson:
@@ -518,3 +518,41 @@ def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backwa
             start = x0
         bwd = sweep(range(grid.size - 1, -1, -1), start)
     return Continuation(grid=grid, forward=fwd, backward=bwd)
+
+
+# ---- transitions -----------------------------------------------------------------------------
+
+def transition(pred: Callable[[float], bool], lo: float, hi: float, *, xtol: float) -> float:
+    """Where a property of the fixed points switches on along a parameter: bisection for the
+    point in ``[lo, hi]`` at which ``pred`` (False at ``lo``, True at ``hi``, monotone in between)
+    becomes True, to ``xtol``. Used for thresholds (algorithmic: the branches merge;
+    information-theoretic: the informed branch has the larger free entropy).
+
+    Parameters
+    ----------
+    pred : callable
+        ``pred(p) -> bool``.
+    lo, hi : float
+        Bracket with ``pred(lo)`` False and ``pred(hi)`` True (checked: ValueError otherwise).
+    xtol : float
+        Width of the final bracket.
+
+    Returns
+    -------
+    float
+        The midpoint of the final bracket.
+
+    Example
+    -------
+    >>> round(transition(lambda p: p * p > 2, 0.0, 2.0, xtol=1e-9), 6)
+    1.414214
+    """
+    lo, hi = float(lo), float(hi)
+    xtol = check_real(xtol, "xtol", min=0.0, min_inclusive=False)
+    if pred(lo) or not pred(hi):
+        raise ValueError(f"no transition in [{lo}, {hi}]: the property must be False at the lower end "
+                         "and True at the upper one")
+    while hi - lo > xtol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if pred(mid) else (mid, hi)
+    return 0.5 * (lo + hi)

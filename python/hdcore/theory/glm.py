@@ -45,6 +45,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from hdcore._validation import check_int, check_iteration, check_real
+from hdcore.theory.fixed_point import solve, transition
 from hdcore.ingredients.channels import Channel
 from hdcore.models.multi_index import MultiIndex
 from hdcore.theory import low_rank as _low_rank
@@ -164,7 +165,8 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
     init : {"uninformative", "informative"} or array
         ``Q^0 = 1e-6 I``, ``(1 - 1e-6) I``, or a given ``p x p`` matrix.
     tol : float
-        Stop when ``max |Q^{t+1} - Q^t| < tol``, or at perfect recovery (``1 - q < 1e-12``).
+        Stop when ``max |F(Q^t) - Q^t| < tol`` (perfect recovery is the fixed point
+        ``Q = (1 - 1e-12) I`` of the clipped map).
     damping : float
         ``Q <- (1 - damping) Q_new + damping Q`` (slows but stabilises the iteration; the fixed
         points do not change).
@@ -177,26 +179,20 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
     se_kw = dict(se_options or {})
     pp = model.product_prior
     p = model.p
-    q = _start(model, init)
-    qs, qhats = [q], []
-    converged = False
-    qhat, psi_out = _output_side(model, q, se_kw)
-    for _ in range(n_iter):
-        new = _psd_clip(pp.overlap(qhat), p)
-        new = (1.0 - damping) * new + damping * q
-        diff = float(np.abs(new - q).max())
-        q = new
-        qs.append(q)
-        qhats.append(qhat)
+
+    def step(q):
         qhat, psi_out = _output_side(model, q, se_kw)
-        if diff < tol or np.trace(np.eye(p) - q) / p < 2 * PERFECT:
-            converged = True
-            break
+        return _psd_clip(pp.overlap(qhat), p), (qhat, psi_out)
+
+    # Q is clipped at 1 - PERFECT, where the map is stationary: perfect recovery is a fixed point
+    res = solve(step, _start(model, init), damping=damping, tol=tol, max_iter=n_iter,
+                raise_on_failure=False, trace=True, has_aux=True)
+    q, (qhat, psi_out) = res.x, res.aux
     phi = -0.5 * float(np.trace(q @ qhat)) + pp.free_entropy(qhat) + model.alpha * psi_out
-    q_arr = np.array(qs)
-    return GLMStateEvolution(q=q_arr, qhat=np.array(qhats).reshape(-1, p, p),
-                             overlap=np.array([_overlap(x) for x in q_arr]),
-                             free_entropy=float(phi), n_iter=len(qs) - 1, converged=converged)
+    q_arr = np.array(res.trace)
+    qhats = np.array([a[0] for a in res.aux_trace[:-1]]).reshape(-1, p, p)
+    return GLMStateEvolution(q=q_arr, qhat=qhats, overlap=np.array([_overlap(x) for x in q_arr]),
+                             free_entropy=float(phi), n_iter=res.n_iter, converged=res.converged)
 
 
 def state_evolution(model, **kwargs):
@@ -301,12 +297,10 @@ def glm_thresholds(model: MultiIndex, *, lower: float, upper: float, xtol: float
         return merged(a) or f.phi_informative > f.phi_uninformative + 1e-10
 
     def bisect(pred, lo, hi, what):
-        if pred(lo) or not pred(hi):
-            raise ValueError(f"no {what} transition in [{lo}, {hi}] (widen `lower`/`upper`)")
-        while hi - lo > xtol:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if pred(mid) else (mid, hi)
-        return 0.5 * (lo + hi)
+        try:
+            return transition(pred, lo, hi, xtol=xtol)
+        except ValueError:
+            raise ValueError(f"no {what} transition in [{lo}, {hi}] (widen `lower`/`upper`)") from None
 
     alpha_alg = bisect(merged, lower, upper, "algorithmic")
     alpha_it = bisect(informative_wins, lower, alpha_alg, "information-theoretic")

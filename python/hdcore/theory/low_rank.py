@@ -30,11 +30,13 @@ from scipy.optimize import brentq
 
 from hdcore._validation import check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
+from hdcore.theory.fixed_point import solve, transition
 
 __all__ = [
     "StateEvolution",
     "FixedPoints",
     "state_evolution",
+    "state_evolution_map",
     "fixed_points",
     "free_entropy",
     "algorithmic_threshold",
@@ -59,7 +61,7 @@ class StateEvolution:
     latent_overlap : ndarray or None
         Spiked covariance: ``m_v^t`` of the Gaussian latent.
     converged : bool
-        ``|m^{t+1} - m^t| < tol`` was reached.
+        ``|F(m^t) - m^t| < tol`` was reached (F: the SE map).
     """
 
     overlap: np.ndarray
@@ -174,7 +176,7 @@ def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: flo
         Start overlap: ``1e-6``, ``E x^2`` (the truth), or a given ``m^0`` (e.g. the measured
         overlap of an AMP start).
     tol : float
-        Stop when ``|m^{t+1} - m^t| < tol``.
+        Stop when ``|F(m^t) - m^t| < tol`` (F: :func:`state_evolution_map`).
     damping : float
         Same damping as the AMP run it predicts.
 
@@ -183,24 +185,47 @@ def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: flo
     StateEvolution
     """
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
-    m = _start(model, init)
-    ms, mvs = [m], []
-    converged = False
-    for _ in range(n_iter):
-        new, mv = _se_step(model, m)
-        new = (1 - damping) * new + damping * m
-        ms.append(new)
-        if mv is not None:
-            mvs.append(mv)
-        done = abs(new - m) < tol
-        m = new
-        if done:
-            converged = True
-            break
-    overlap = np.array(ms)
+    res = solve(state_evolution_map(model, aux=True), _start(model, init), damping=damping, tol=tol,
+                max_iter=n_iter, raise_on_failure=False, trace=True, has_aux=True)
+    overlap = np.array(res.trace)
+    mvs = [mv for mv in res.aux_trace[:-1] if mv is not None]
     return StateEvolution(overlap=overlap, mse=model.prior.second_moment - overlap,
                           latent_overlap=np.array(mvs) if mvs else None,
-                          n_iter=len(ms) - 1, converged=converged)
+                          n_iter=res.n_iter, converged=res.converged)
+
+
+def state_evolution_map(model, *, aux: bool = False):
+    """The state-evolution map ``m^t -> m^{t+1}`` of ``model`` (module docs), for
+    :mod:`hdcore.theory.fixed_point` (e.g. :func:`~hdcore.theory.fixed_point.branches` from the
+    uninformative and informative starts, or a :func:`~hdcore.theory.fixed_point.continuation`
+    in the signal strength).
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model.
+    aux : bool
+        Return ``(m^{t+1}, m_v^t)`` (the latent overlap of the spiked covariance; None for Wigner).
+
+    Returns
+    -------
+    callable
+        ``F(m)``.
+
+    Example
+    -------
+    >>> from hdcore.models import SpikedWigner
+    >>> F = state_evolution_map(SpikedWigner(n=10, snr=2.0, prior="gaussian"))
+    >>> round(F(0.5), 6)  # overlap_P(4 * 0.5) = 2/3 for a Gaussian prior
+    0.666667
+    """
+    _se_step(model, 0.0)  # type check
+
+    def step(m):
+        new, mv = _se_step(model, m)
+        return (float(new), mv) if aux else float(new)
+
+    return step
 
 
 def free_entropy(model, overlap: float) -> float:
@@ -276,10 +301,4 @@ def information_theoretic_threshold(model, *, lower: float | None = None,
     lo, hi = lower, probe
     if informative_wins(lo):
         return lo
-    while hi - lo > xtol:
-        mid = 0.5 * (lo + hi)
-        if informative_wins(mid):
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
+    return transition(informative_wins, lo, hi, xtol=xtol)

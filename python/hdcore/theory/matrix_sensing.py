@@ -31,6 +31,7 @@ from scipy.optimize import brentq
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, as_sensing
 from hdcore.rmt.denoising import ProductPrior, WishartPrior
+from hdcore.theory.fixed_point import solve
 
 __all__ = [
     "SensingFixedPoint",
@@ -175,22 +176,18 @@ def state_evolution(model, *, n_iter: int = 200, tol: float = 1e-12,
     prior = limit_prior(m)
     c, k = _constants(m)
     n_iter = check_int(n_iter, "n_iter", min=0)
-    mse = [prior.variance if init_mse is None else check_real(init_mse, "init_mse", min=0.0)]
-    deltas = []
-    converged = False
-    for _ in range(n_iter):
-        de = (m.noise + c * mse[-1]) / k
-        if de <= DELTA_FLOOR * prior.variance:
-            deltas.append(de)
-            mse.append(0.0)
-            converged = True
-            break
-        deltas.append(de)
-        mse.append(float(prior.mmse(de)))
-        if abs(mse[-1] - mse[-2]) < tol:
-            converged = True
-            break
-    return SensingStateEvolution(mse=np.array(mse), delta_eff=np.array(deltas), converged=converged)
+    tol = check_real(tol, "tol", min=0.0)
+    floor = DELTA_FLOOR * prior.variance
+
+    def step(mse):
+        de = (m.noise + c * mse) / k
+        return (0.0 if de <= floor else float(prior.mmse(de))), de
+
+    start = prior.variance if init_mse is None else check_real(init_mse, "init_mse", min=0.0)
+    res = solve(step, float(start), tol=tol, max_iter=n_iter, raise_on_failure=False, trace=True,
+                has_aux=True)
+    return SensingStateEvolution(mse=np.array(res.trace), delta_eff=np.array(res.aux_trace[:-1]),
+                                 converged=res.converged)
 
 
 def _mutual_information(prior, q_hat: float, n_nodes: int = 24) -> float:
@@ -307,18 +304,16 @@ def bsr_low_rank_mse(alpha_lr: float, beta: float, noise: float = 0.0, *, n_iter
         s = np.sqrt((a - 1) ** 2 + 2 * (a + 1) * noise + noise**2)
         return float(1 - (1 + noise + a - s) / 2)
     beta = check_real(beta, "beta", min=0.0, min_inclusive=False)
-    q = 0.5
-    for _ in range(n_iter):
+
+    def step(q):
         qh = a / (noise + 1 - q)
         e = 1.0 / ((1 + beta) * qh) if qh > 0 else np.inf
         ga = max((1 - beta * e * e) / (1 + e), 0.0)
         gb = max((1 - beta * e * e) / (1 + beta * e), 0.0)
-        new = (1 - damping) * ga * gb + damping * q
-        if abs(new - q) < tol:
-            q = new
-            break
-        q = new
-    return float(1 - q)
+        return ga * gb
+
+    res = solve(step, 0.5, damping=damping, tol=tol, max_iter=n_iter, raise_on_failure=False)
+    return float(1 - res.x)
 
 
 def quadratic_large_width_limit(alpha: float, sigma: float = 0.0) -> float:
