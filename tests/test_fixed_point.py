@@ -179,3 +179,17 @@ def test_spiked_wigner_sparse_prior_branches():
         ref = fixed_points(m)
         assert b.limit("informed") == pytest.approx(ref.informative, abs=1e-6)
         assert b.limit("uninformative") == pytest.approx(ref.uninformative, abs=1e-6)
+
+
+def test_stable_falls_back_when_anderson_finds_a_repeller():
+    # m = tanh(2 m) from a small start: the secant steps of Anderson land on the repeller m = 0,
+    # the plain iteration on the attractor m* = 0.9575
+    def f(m):
+        return np.tanh(2 * m)
+
+    fast = solve(f, 1e-3, anderson=2, tol=1e-12, max_iter=500)
+    assert abs(fast.x) < 1e-9
+    safe = solve(f, 1e-3, anderson=2, tol=1e-12, max_iter=500, stable=True)
+    assert safe.x == pytest.approx(0.957504024633, abs=1e-9)
+    near = solve(f, 0.9, anderson=2, tol=1e-12, max_iter=500, stable=True)
+    assert near.x == pytest.approx(safe.x, abs=1e-10) and near.n_iter < safe.n_iter

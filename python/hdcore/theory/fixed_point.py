@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,8 @@ class FixedPointResult:
         ``max |F(x) - x| / scale < tol`` at ``x``.
     n_iter : int
         Steps taken (0: the start was already a fixed point).
+    n_eval : int
+        Evaluations of the map (steps, back-offs, stability checks, discarded Anderson runs).
     residual : float
         ``max |F(x) - x| / scale`` at ``x`` (``inf`` if ``F`` could not be evaluated there).
     reason : str
@@ -75,6 +77,7 @@ class FixedPointResult:
     n_iter: int
     residual: float
     reason: str
+    n_eval: int = 0
     trace: tuple | None = None
     aux: Any = None
     aux_trace: tuple | None = None
@@ -164,6 +167,10 @@ class _Outside(Exception):
     pass
 
 
+#: iterations without a new smallest residual after which Anderson mixing counts as stagnating
+_STAGNATION = 50
+
+
 def _scale_vector(tree: _Tree, scale, x) -> np.ndarray | float:
     if scale is None:
         return 1.0
@@ -176,7 +183,7 @@ def _scale_vector(tree: _Tree, scale, x) -> np.ndarray | float:
 def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: float = 1e-10,
           max_iter: int = 1000, domain: Callable | None = None, scale=None,
           raise_on_failure: bool = True, trace: bool = False, has_aux: bool = False,
-          max_backoff: int = 40, patience: int = 25) -> FixedPointResult:
+          max_backoff: int = 40, patience: int = 25, stable: bool = False) -> FixedPointResult:
     """Fixed point of ``x = F(x)`` by damped, optionally Anderson-accelerated iteration.
 
     Parameters
@@ -209,6 +216,13 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
         Halvings of a step that leaves the domain before giving up.
     patience : int
         Consecutive backed-off iterations after which the solver stops.
+    stable : bool
+        With Anderson mixing: check that the fixed point found attracts the damped iteration
+        (spectral radius of its Jacobian below 1, by power iteration on finite-difference
+        Jacobian-vector products) and, if it repels or Anderson mixing stagnates, solve again from
+        ``x0`` without Anderson mixing, which converges only to attractors (stagnation: no new
+        smallest residual in 50 iterations). Use it where the attractor is the answer (state
+        evolution) and Anderson is wanted for speed.
 
     Returns
     -------
@@ -247,7 +261,10 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
     if not np.all(np.isfinite(v)):
         raise ValueError("`x0` must be finite")
 
+    n_eval = [0]
+
     def evaluate(v):
+        n_eval[0] += 1
         if not np.all(np.isfinite(v)):
             raise _Outside("the iterate is not finite")
         x = tree.unflatten(v)
@@ -270,7 +287,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
 
     def finish(x, converged, n_iter, residual, reason, aux):
         res = FixedPointResult(x=x, converged=converged, n_iter=n_iter, residual=float(residual),
-                               reason=reason, trace=tuple(xs) if trace else None, aux=aux,
+                               reason=reason, n_eval=n_eval[0], trace=tuple(xs) if trace else None, aux=aux,
                                aux_trace=tuple(auxs) if trace and has_aux else None)
         if not converged and raise_on_failure:
             err = ConvergenceError(f"fixed point not found: {reason} (residual {residual:.3g} after "
@@ -284,18 +301,35 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
     except _Outside as e:
         xs.append(tree.unflatten(v))
         return finish(tree.unflatten(v), False, 0, math.inf, f"the start is outside the domain: {e}", None)
+    def plain():
+        try:
+            res = solve(F, x0, anderson=0, damping=damping, tol=tol, max_iter=max_iter, domain=domain,
+                        scale=scale, raise_on_failure=raise_on_failure, trace=trace, has_aux=has_aux,
+                        max_backoff=max_backoff, patience=patience)
+        except ConvergenceError as err:
+            err.result = replace(err.result, n_eval=err.result.n_eval + n_eval[0])
+            raise
+        return replace(res, n_eval=res.n_eval + n_eval[0])
+
     mix = 1.0 - damping
     dvs: deque = deque(maxlen=max(anderson, 1))
     dgs: deque = deque(maxlen=max(anderson, 1))
     stuck = 0
+    best, it_best = math.inf, 0
     for it in range(max_iter + 1):
         if trace:
             xs.append(x)
             auxs.append(aux)
         residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
         if residual < tol:
+            if stable and anderson and it > 0 and _spectral_radius(evaluate, v, g, mix) >= 1.0:
+                return plain()
             return finish(x, True, it, residual, "", aux)
-        if it == max_iter:
+        if residual < best:
+            best, it_best = residual, it
+        if it == max_iter or (stable and anderson and it - it_best > _STAGNATION):
+            if stable and anderson:
+                return plain()
             return finish(x, False, it, residual, f"no convergence in {max_iter} iterations", aux)
         damped = mix * g
         steps = []
@@ -333,6 +367,26 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
             residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
             return finish(x, False, it + 1, residual, f"the iteration is pushed out of the domain: {reason}", aux)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _spectral_radius(evaluate, v, g, mix, n_power: int = 8) -> float:
+    """Spectral radius of the Jacobian of the damped map ``v -> v + mix g(v)`` at ``v`` (power
+    iteration on finite-difference products; ``inf`` where the map cannot be evaluated)."""
+    u = np.random.default_rng(0).standard_normal(v.size)
+    u /= np.linalg.norm(u)
+    eps = 1e-7 * max(1.0, float(np.linalg.norm(v)))
+    rho = 0.0
+    for _ in range(min(v.size, n_power)):
+        try:
+            g_u = evaluate(v + eps * u)[1]
+        except _Outside:
+            return math.inf
+        ju = u + mix * (g_u - g) / eps
+        rho = float(np.linalg.norm(ju))
+        if rho == 0.0:
+            return 0.0
+        u = ju / rho
+    return rho
 
 
 # ---- branches --------------------------------------------------------------------------------

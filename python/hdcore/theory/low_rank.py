@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 
 from hdcore._validation import check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
-from hdcore.theory.fixed_point import solve, transition
+from hdcore.theory.fixed_point import OutOfDomain, solve, transition
 
 __all__ = [
     "StateEvolution",
@@ -222,6 +222,8 @@ def state_evolution_map(model, *, aux: bool = False):
     _se_step(model, 0.0)  # type check
 
     def step(m):
+        if not m >= 0:
+            raise OutOfDomain(f"the overlap must be >= 0, got {m}")
         new, mv = _se_step(model, m)
         return (float(new), mv) if aux else float(new)
 
