@@ -101,6 +101,15 @@ class _Tree:
         self.size = sum(int(np.prod(s)) for s in self.leaves)
         self.perm = np.concatenate(perm) if perm else np.zeros(0, dtype=np.intp)
         self.has_sym = bool(np.any(self.perm != np.arange(self.size)))
+        kind, meta, _ = self.spec
+        self.single = kind in ("scalar", "array")
+        self.n_of = {shape: int(np.prod(shape)) for shape in self.leaves}
+
+    def finite(self, v) -> bool:
+        return bool(np.isfinite(v).all())
+
+    def resid(self, g, s) -> float:
+        return float(np.max(np.abs(g) / s)) if g.size else 0.0
 
     def _spec(self, x, perm):
         if isinstance(x, Mapping):
@@ -120,6 +129,11 @@ class _Tree:
         return ("scalar" if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else "array", a.shape, None)
 
     def flatten(self, x, what: str = "F(x)") -> np.ndarray:
+        if self.single:
+            a = np.asarray(x, dtype=np.float64)
+            if a.shape != self.spec[1]:
+                raise TypeError(f"{what} has shape {a.shape} where x0 has {self.spec[1]}")
+            return a.ravel()
         out: list[np.ndarray] = []
         self._flat(x, self.spec, out, what)
         return np.concatenate(out) if out else np.zeros(0)
@@ -143,6 +157,8 @@ class _Tree:
             out.append(a.ravel())
 
     def unflatten(self, v: np.ndarray):
+        if self.single:
+            return float(v[0]) if self.spec[0] == "scalar" else v.reshape(self.spec[1]).copy()
         return self._unflat(v, self.spec, [0])
 
     def _unflat(self, v, spec, pos):
@@ -152,13 +168,40 @@ class _Tree:
         if kind in ("tuple", "list"):
             vals = [self._unflat(v, s, pos) for s in children]
             return tuple(vals) if kind == "tuple" else vals
-        n = int(np.prod(meta))
+        n = self.n_of[meta]
         a = v[pos[0]:pos[0] + n]
         pos[0] += n
         return float(a[0]) if kind == "scalar" else a.reshape(meta).copy()
 
     def symmetrise(self, v: np.ndarray) -> np.ndarray:
         return 0.5 * (v + v[self.perm]) if self.has_sym else v
+
+
+class _Scalar:
+    """A float iterate kept as a Python float (the plain iteration of a scalar map: no array
+    overhead per step)."""
+
+    has_sym = False
+    single = True
+
+    def flatten(self, x, what: str = "F(x)") -> float:
+        if type(x) is float:
+            return x
+        if np.ndim(x) != 0 or isinstance(x, (dict, tuple, list)):
+            raise TypeError(f"{what} has shape {np.shape(x)} where x0 is a float")
+        return float(x)
+
+    def unflatten(self, v: float) -> float:
+        return v
+
+    def symmetrise(self, v: float) -> float:
+        return v
+
+    def finite(self, v: float) -> bool:
+        return math.isfinite(v)
+
+    def resid(self, g: float, s) -> float:
+        return abs(g) / s
 
 
 # ---- solve -----------------------------------------------------------------------------------
@@ -171,7 +214,7 @@ class _Outside(Exception):
 _STAGNATION = 50
 
 
-def _scale_vector(tree: _Tree, scale, x) -> np.ndarray | float:
+def _scale_vector(tree, scale, x) -> np.ndarray | float:
     if scale is None:
         return 1.0
     s = scale(x) if callable(scale) else scale
@@ -256,16 +299,18 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
         raise TypeError(f"`F` must be callable, got {type(F).__name__}")
     if domain is not None and not callable(domain):
         raise TypeError(f"`domain` must be callable or None, got {type(domain).__name__}")
-    tree = _Tree(x0)
+    tree: _Tree | _Scalar
+    scalar_start = isinstance(x0, (int, float, np.number)) and not isinstance(x0, (bool, np.bool_))
+    tree = _Scalar() if scalar_start and anderson == 0 else _Tree(x0)
     v = tree.symmetrise(tree.flatten(x0, "x0"))
-    if not np.all(np.isfinite(v)):
+    if not tree.finite(v):
         raise ValueError("`x0` must be finite")
 
     n_eval = [0]
 
     def evaluate(v):
         n_eval[0] += 1
-        if not np.all(np.isfinite(v)):
+        if not tree.finite(v):
             raise _Outside("the iterate is not finite")
         x = tree.unflatten(v)
         if domain is not None:
@@ -278,7 +323,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
             raise _Outside(str(e) or "outside the domain of the map") from None
         fx, aux = out if has_aux else (out, None)
         g = tree.symmetrise(tree.flatten(fx)) - v
-        if not np.all(np.isfinite(g)):
+        if not tree.finite(g):
             raise _Outside("the map returned non-finite values")
         return x, g, aux
 
@@ -320,7 +365,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
         if trace:
             xs.append(x)
             auxs.append(aux)
-        residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
+        residual = tree.resid(g, _scale_vector(tree, scale, x))
         if residual < tol:
             if stable and anderson and it > 0 and _spectral_radius(evaluate, v, g, mix) >= 1.0:
                 return plain()
@@ -332,14 +377,10 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
                 return plain()
             return finish(x, False, it, residual, f"no convergence in {max_iter} iterations", aux)
         damped = mix * g
-        steps = []
-        if anderson and dvs:
-            dV, dG = np.array(dvs).T, np.array(dgs).T
-            gamma, *_ = np.linalg.lstsq(dG, g, rcond=None)
-            steps.append(damped - (dV + mix * dG) @ gamma)
         # the Anderson step, else the damped one, else the damped one shortened until the
         # candidate lies in the domain of the map
-        steps.extend(damped * 0.5**k for k in range(max_backoff + 1))
+        steps = _candidates(damped, g, dvs, dgs, mix, max_backoff) if anderson and dvs else \
+            (damped * 0.5**k for k in range(max_backoff + 1))
         accepted = None
         reason = ""
         for j, step in enumerate(steps):
@@ -364,9 +405,19 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
             if trace:
                 xs.append(x)
                 auxs.append(aux)
-            residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
+            residual = tree.resid(g, _scale_vector(tree, scale, x))
             return finish(x, False, it + 1, residual, f"the iteration is pushed out of the domain: {reason}", aux)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _candidates(damped, g, dvs, dgs, mix, max_backoff):
+    """The Anderson step (type II: least-squares combination of the last differences), then the
+    damped step halved ``0 .. max_backoff`` times."""
+    dV, dG = np.array(dvs).T, np.array(dgs).T
+    gamma, *_ = np.linalg.lstsq(dG, g, rcond=None)
+    yield damped - (dV + mix * dG) @ gamma
+    for k in range(max_backoff + 1):
+        yield damped * 0.5**k
 
 
 def _spectral_radius(evaluate, v, g, mix, n_power: int = 8) -> float:
