@@ -1,0 +1,520 @@
+"""One fixed-point engine for every theory solver: state evolutions, replica saddle points.
+
+``solve(F, x0)`` iterates ``x <- x + (1 - damping)(F(x) - x)``, optionally accelerated by Anderson
+mixing (type II, Walker & Ni, *Anderson acceleration for fixed-point iterations*, SIAM J. Numer.
+Anal. 49, 1715 (2011), Eq. (2.2)), on any map of a float, an array or a *pytree* (dict / tuple /
+list nesting of floats and arrays; square matrix leaves that are symmetric at the start stay
+exactly symmetric). With ``anderson=0`` the iterates are those of the plain damped iteration, so a
+state evolution solved here is, iterate by iterate, the prediction of the algorithm run with the
+same damping.
+
+Domain: a step whose candidate leaves the domain of the map (``domain(x)`` returns a reason, or
+``F`` raises :class:`OutOfDomain`, or a value is not finite) is backed off -- the Anderson step is
+dropped for the damped one, then halved up to ``max_backoff`` times -- and a solver pushed against
+the edge for ``patience`` consecutive iterations stops with that reason. It never returns NaN as a
+solution.
+
+``branches(F, starts)`` runs every named start and groups the limits (two groups = coexisting
+fixed points: a hard phase, hysteresis); ``continuation(F, grid, x0)`` follows a fixed point along a
+one-parameter grid with warm starts, forwards, backwards or both.
+
+Anderson mixing finds fixed points fast but, like Newton's method, it can converge to an
+*unstable* fixed point (e.g. ``m = 0`` above a weak-recovery threshold). Use ``anderson=0``
+(plain damped iteration, which only converges to attractors) where the attractor reached from a
+start is the quantity of interest, as in state evolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hdcore._validation import check_choice, check_int, check_real
+from hdcore.errors import ConvergenceError
+
+__all__ = ["OutOfDomain", "FixedPointResult", "Branches", "Continuation", "solve", "branches",
+           "continuation"]
+
+
+class OutOfDomain(Exception):
+    """Raised by a map that cannot be evaluated at an iterate (the message says why); the engine
+    backs the step off instead of failing."""
+
+
+@dataclass(frozen=True, repr=False)
+class FixedPointResult:
+    """The outcome of :func:`solve`.
+
+    Attributes
+    ----------
+    x : float, ndarray or pytree
+        The last accepted iterate (the fixed point when ``converged``), shaped like ``x0``.
+    converged : bool
+        ``max |F(x) - x| / scale < tol`` at ``x``.
+    n_iter : int
+        Steps taken (0: the start was already a fixed point).
+    residual : float
+        ``max |F(x) - x| / scale`` at ``x`` (``inf`` if ``F`` could not be evaluated there).
+    reason : str
+        Why the solver stopped without converging (``""`` when converged).
+    trace : tuple or None
+        The iterates ``x_0 .. x_n`` when ``trace=True``.
+    aux : Any
+        With ``has_aux=True``: the auxiliary output of ``F`` at ``x``.
+    aux_trace : tuple or None
+        With ``has_aux=True`` and ``trace=True``: the auxiliary outputs at ``x_0 .. x_n``.
+    """
+
+    x: Any
+    converged: bool
+    n_iter: int
+    residual: float
+    reason: str
+    trace: tuple | None = None
+    aux: Any = None
+    aux_trace: tuple | None = None
+
+    def __repr__(self) -> str:
+        x = self.x if np.ndim(self.x) == 0 and not isinstance(self.x, (dict, tuple, list)) else "..."
+        return (f"FixedPointResult(x={x}, converged={self.converged}, n_iter={self.n_iter}, "
+                f"residual={self.residual:.3g}, reason={self.reason!r})")
+
+
+# ---- pytrees ---------------------------------------------------------------------------------
+
+class _Tree:
+    """Flattens a pytree like ``x0`` to a float vector and back; ``sym`` is the permutation that
+    transposes the symmetric matrix leaves (the identity elsewhere)."""
+
+    def __init__(self, x0):
+        self.leaves: list[tuple[int, ...]] = []
+        perm: list[np.ndarray] = []
+        self.spec = self._spec(x0, perm)
+        self.size = sum(int(np.prod(s)) for s in self.leaves)
+        self.perm = np.concatenate(perm) if perm else np.zeros(0, dtype=np.intp)
+        self.has_sym = bool(np.any(self.perm != np.arange(self.size)))
+
+    def _spec(self, x, perm):
+        if isinstance(x, Mapping):
+            return ("dict", tuple(x.keys()), tuple(self._spec(v, perm) for v in x.values()))
+        if isinstance(x, (tuple, list)):
+            return (type(x).__name__, None, tuple(self._spec(v, perm) for v in x))
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.number, np.ndarray)):
+            raise TypeError(f"fixed-point iterates must be floats, arrays or dicts/tuples/lists of them, "
+                            f"got {type(x).__name__}")
+        a = np.asarray(x, dtype=np.float64)
+        offset = sum(int(np.prod(s)) for s in self.leaves)
+        idx = np.arange(a.size).reshape(a.shape)
+        sym = (a.ndim >= 2 and a.shape[-1] == a.shape[-2]
+               and np.allclose(a, np.swapaxes(a, -1, -2), rtol=0, atol=1e-12 * max(np.abs(a).max(), 1.0)))
+        perm.append(offset + (np.swapaxes(idx, -1, -2) if sym else idx).ravel())
+        self.leaves.append(a.shape)
+        return ("scalar" if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else "array", a.shape, None)
+
+    def flatten(self, x, what: str = "F(x)") -> np.ndarray:
+        out: list[np.ndarray] = []
+        self._flat(x, self.spec, out, what)
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _flat(self, x, spec, out, what):
+        kind, meta, children = spec
+        if kind == "dict":
+            if not isinstance(x, Mapping) or tuple(x.keys()) != meta:
+                raise TypeError(f"{what} must be a dict with keys {meta}, like x0")
+            for v, s in zip(x.values(), children):
+                self._flat(v, s, out, what)
+        elif kind in ("tuple", "list"):
+            if not isinstance(x, (tuple, list)) or len(x) != len(children):
+                raise TypeError(f"{what} must be a {kind} of length {len(children)}, like x0")
+            for v, s in zip(x, children):
+                self._flat(v, s, out, what)
+        else:
+            a = np.asarray(x, dtype=np.float64)
+            if a.shape != meta:
+                raise TypeError(f"{what} has a leaf of shape {a.shape} where x0 has {meta}")
+            out.append(a.ravel())
+
+    def unflatten(self, v: np.ndarray):
+        return self._unflat(v, self.spec, [0])
+
+    def _unflat(self, v, spec, pos):
+        kind, meta, children = spec
+        if kind == "dict":
+            return {k: self._unflat(v, s, pos) for k, s in zip(meta, children)}
+        if kind in ("tuple", "list"):
+            vals = [self._unflat(v, s, pos) for s in children]
+            return tuple(vals) if kind == "tuple" else vals
+        n = int(np.prod(meta))
+        a = v[pos[0]:pos[0] + n]
+        pos[0] += n
+        return float(a[0]) if kind == "scalar" else a.reshape(meta).copy()
+
+    def symmetrise(self, v: np.ndarray) -> np.ndarray:
+        return 0.5 * (v + v[self.perm]) if self.has_sym else v
+
+
+# ---- solve -----------------------------------------------------------------------------------
+
+class _Outside(Exception):
+    pass
+
+
+def _scale_vector(tree: _Tree, scale, x) -> np.ndarray | float:
+    if scale is None:
+        return 1.0
+    s = scale(x) if callable(scale) else scale
+    if np.ndim(s) == 0 and not isinstance(s, (dict, tuple, list)):
+        return float(s)
+    return tree.flatten(s, "scale")
+
+
+def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: float = 1e-10,
+          max_iter: int = 1000, domain: Callable | None = None, scale=None,
+          raise_on_failure: bool = True, trace: bool = False, has_aux: bool = False,
+          max_backoff: int = 40, patience: int = 25) -> FixedPointResult:
+    """Fixed point of ``x = F(x)`` by damped, optionally Anderson-accelerated iteration.
+
+    Parameters
+    ----------
+    F : callable
+        The map; takes and returns a pytree shaped like ``x0`` (with ``has_aux``: returns
+        ``(F(x), aux)``). It may raise :class:`OutOfDomain` where it cannot be evaluated.
+    x0 : float, ndarray, or dict / tuple / list of them
+        The start.
+    damping : float in [0, 1)
+        ``x <- x + (1 - damping)(F(x) - x)``.
+    anderson : int
+        Anderson memory (0: plain damped iteration, whose iterates are the algorithm's).
+    tol : float
+        Stop when ``max |F(x) - x| / scale < tol``.
+    max_iter : int
+        Largest number of steps.
+    domain : callable, optional
+        ``domain(x) -> str | None``: a reason when ``x`` is outside the domain of ``F``.
+    scale : float, pytree, or callable, optional
+        Residual scale (``None``: absolute residual); a callable receives ``x`` (e.g.
+        ``lambda x: np.maximum(np.abs(x), 1e-8)`` for a relative residual).
+    raise_on_failure : bool
+        Raise :class:`hdcore.ConvergenceError` when not converged (else report it in the result).
+    trace : bool
+        Keep every iterate (and auxiliary output) in the result.
+    has_aux : bool
+        ``F`` returns ``(F(x), aux)``; the result keeps ``aux`` at the returned ``x``.
+    max_backoff : int
+        Halvings of a step that leaves the domain before giving up.
+    patience : int
+        Consecutive backed-off iterations after which the solver stops.
+
+    Returns
+    -------
+    FixedPointResult
+
+    Raises
+    ------
+    hdcore.ConvergenceError
+        When not converged and ``raise_on_failure``; it carries ``residual``, ``reason`` and
+        ``result`` attributes.
+    TypeError
+        When ``F`` returns something not shaped like ``x0``.
+
+    Example
+    -------
+    >>> from hdcore.theory.fixed_point import solve
+    >>> round(solve(np.cos, 1.0, anderson=3).x, 10)
+    0.7390851332
+
+    References
+    ----------
+    H. F. Walker & P. Ni, SIAM J. Numer. Anal. 49, 1715 (2011), Eq. (2.2) (Anderson type II).
+    """
+    damping = check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False)
+    anderson = check_int(anderson, "anderson", min=0)
+    tol = check_real(tol, "tol", min=0.0)
+    max_iter = check_int(max_iter, "max_iter", min=0)
+    max_backoff = check_int(max_backoff, "max_backoff", min=0)
+    patience = check_int(patience, "patience", min=1)
+    if not callable(F):
+        raise TypeError(f"`F` must be callable, got {type(F).__name__}")
+    if domain is not None and not callable(domain):
+        raise TypeError(f"`domain` must be callable or None, got {type(domain).__name__}")
+    tree = _Tree(x0)
+    v = tree.symmetrise(tree.flatten(x0, "x0"))
+    if not np.all(np.isfinite(v)):
+        raise ValueError("`x0` must be finite")
+
+    def evaluate(v):
+        if not np.all(np.isfinite(v)):
+            raise _Outside("the iterate is not finite")
+        x = tree.unflatten(v)
+        if domain is not None:
+            why = domain(x)
+            if why:
+                raise _Outside(why)
+        try:
+            out = F(x)
+        except OutOfDomain as e:
+            raise _Outside(str(e) or "outside the domain of the map") from None
+        fx, aux = out if has_aux else (out, None)
+        g = tree.symmetrise(tree.flatten(fx)) - v
+        if not np.all(np.isfinite(g)):
+            raise _Outside("the map returned non-finite values")
+        return x, g, aux
+
+    xs: list = []
+    auxs: list = []
+
+    def finish(x, converged, n_iter, residual, reason, aux):
+        res = FixedPointResult(x=x, converged=converged, n_iter=n_iter, residual=float(residual),
+                               reason=reason, trace=tuple(xs) if trace else None, aux=aux,
+                               aux_trace=tuple(auxs) if trace and has_aux else None)
+        if not converged and raise_on_failure:
+            err = ConvergenceError(f"fixed point not found: {reason} (residual {residual:.3g} after "
+                                   f"{n_iter} iterations)")
+            err.residual, err.reason, err.result = float(residual), reason, res
+            raise err
+        return res
+
+    try:
+        x, g, aux = evaluate(v)
+    except _Outside as e:
+        xs.append(tree.unflatten(v))
+        return finish(tree.unflatten(v), False, 0, math.inf, f"the start is outside the domain: {e}", None)
+    mix = 1.0 - damping
+    dvs: deque = deque(maxlen=max(anderson, 1))
+    dgs: deque = deque(maxlen=max(anderson, 1))
+    stuck = 0
+    for it in range(max_iter + 1):
+        if trace:
+            xs.append(x)
+            auxs.append(aux)
+        residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
+        if residual < tol:
+            return finish(x, True, it, residual, "", aux)
+        if it == max_iter:
+            return finish(x, False, it, residual, f"no convergence in {max_iter} iterations", aux)
+        damped = mix * g
+        steps = []
+        if anderson and dvs:
+            dV, dG = np.array(dvs).T, np.array(dgs).T
+            gamma, *_ = np.linalg.lstsq(dG, g, rcond=None)
+            steps.append(damped - (dV + mix * dG) @ gamma)
+        # the Anderson step, else the damped one, else the damped one shortened until the
+        # candidate lies in the domain of the map
+        steps.extend(damped * 0.5**k for k in range(max_backoff + 1))
+        accepted = None
+        reason = ""
+        for j, step in enumerate(steps):
+            cand = tree.symmetrise(v + step)
+            try:
+                accepted = (cand, *evaluate(cand))
+                break
+            except _Outside as e:
+                if j > 0 or not dvs:
+                    reason = str(e)
+                dvs.clear()
+                dgs.clear()
+        if accepted is None:
+            return finish(x, False, it, residual, reason, aux)
+        stuck = stuck + 1 if reason else 0
+        cand, x_new, g_new, aux_new = accepted
+        if anderson:
+            dvs.append(cand - v)
+            dgs.append(g_new - g)
+        v, x, g, aux = cand, x_new, g_new, aux_new
+        if stuck >= patience:
+            if trace:
+                xs.append(x)
+                auxs.append(aux)
+            residual = float(np.max(np.abs(g) / _scale_vector(tree, scale, x))) if g.size else 0.0
+            return finish(x, False, it + 1, residual, f"the iteration is pushed out of the domain: {reason}", aux)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ---- branches --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Branches:
+    """The limits of :func:`branches`.
+
+    Attributes
+    ----------
+    results : dict
+        ``name -> FixedPointResult`` for every start.
+    groups : tuple of tuple of str
+        Names of the converged starts grouped by common limit, in order of first appearance.
+    coexist : bool
+        More than one distinct converged limit (coexisting fixed points: hard phase, hysteresis).
+    """
+
+    results: dict
+    groups: tuple
+    coexist: bool
+
+    def limit(self, name: str):
+        """The fixed point reached from start ``name``."""
+        return self.results[name].x
+
+    @property
+    def distinct(self) -> list:
+        """One representative fixed point per group."""
+        return [self.results[g[0]].x for g in self.groups]
+
+
+def branches(F: Callable, starts, *, atol: float | None = None, **solve_kw) -> Branches:
+    """Every distinct limit of :func:`solve` from several starts.
+
+    Parameters
+    ----------
+    F : callable
+        The map (as in :func:`solve`).
+    starts : dict or sequence
+        ``{name: x0}`` (e.g. ``{"uninformative": 1e-6, "informed": 1.0}``) or a sequence of starts
+        (named ``"start0"``, ``"start1"``, ...).
+    atol : float, optional
+        Two limits are the same when ``max |x - y| / scale <= atol`` (default
+        ``max(1e3 tol, 1e-7)``).
+    **solve_kw
+        Passed to :func:`solve` (``raise_on_failure`` defaults to False here; unconverged starts
+        are left out of ``groups``).
+
+    Returns
+    -------
+    Branches
+
+    Example
+    -------
+    >>> b = branches(lambda m: np.tanh(2 * m), {"minus": -1.0, "plus": 1.0, "zero": 0.0})
+    >>> b.coexist, b.groups
+    (True, (('minus',), ('plus',), ('zero',)))
+    """
+    if isinstance(starts, Mapping):
+        named = dict(starts)
+    elif isinstance(starts, Sequence) and not isinstance(starts, str):
+        named = {f"start{i}": s for i, s in enumerate(starts)}
+    else:
+        raise TypeError("`starts` must be a dict {name: x0} or a sequence of starts")
+    if not named:
+        raise ValueError("`starts` must not be empty")
+    solve_kw.setdefault("raise_on_failure", False)
+    tol = solve_kw.get("tol", 1e-10)
+    atol = max(1e3 * tol, 1e-7) if atol is None else check_real(atol, "atol", min=0.0)
+    results = {name: solve(F, x0, **solve_kw) for name, x0 in named.items()}
+    tree = None
+    groups: list[list[str]] = []
+    reps: list[np.ndarray] = []
+    for name, res in results.items():
+        if not res.converged:
+            continue
+        tree = tree or _Tree(res.x)
+        vec = tree.flatten(res.x, "a limit")
+        s = _scale_vector(tree, solve_kw.get("scale"), res.x)
+        for grp, rep in zip(groups, reps):
+            if np.max(np.abs(vec - rep) / s, initial=0.0) <= atol:
+                grp.append(name)
+                break
+        else:
+            groups.append([name])
+            reps.append(vec)
+    return Branches(results=results, groups=tuple(tuple(g) for g in groups), coexist=len(groups) > 1)
+
+
+# ---- continuation ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Continuation:
+    """Fixed points along a parameter grid (:func:`continuation`).
+
+    Attributes
+    ----------
+    grid : ndarray
+        The parameter values.
+    forward, backward : tuple of FixedPointResult or None
+        Results in grid order, from the sweep in increasing (resp. decreasing) grid index.
+    """
+
+    grid: np.ndarray
+    forward: tuple | None
+    backward: tuple | None
+
+    @property
+    def hysteresis(self) -> np.ndarray:
+        """Where the two sweeps end on different fixed points (both directions only)."""
+        if self.forward is None or self.backward is None:
+            raise ValueError("hysteresis needs direction='both'")
+        out = np.zeros(len(self.grid), dtype=bool)
+        for i, (a, b) in enumerate(zip(self.forward, self.backward)):
+            if a.converged and b.converged:
+                va = _Tree(a.x).flatten(a.x, "a limit")
+                vb = _Tree(b.x).flatten(b.x, "a limit")
+                out[i] = bool(np.max(np.abs(va - vb), initial=0.0) > 1e-6 * max(1.0, np.abs(va).max(initial=0)))
+        return out
+
+
+def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backward=None,
+                 warm: Callable | None = None, **solve_kw) -> Continuation:
+    """Follow the fixed point of ``x = F(x, p)`` along ``p`` in ``grid`` with warm starts.
+
+    Parameters
+    ----------
+    F : callable
+        ``F(x, p)``: the map at parameter ``p``.
+    grid : array_like
+        1-d parameter values (swept in the given order, or reversed for the backward sweep).
+    x0 : pytree
+        Start at the first point of the sweep.
+    direction : {"forward", "backward", "both"}
+        ``"both"``: forwards from ``x0``, then backwards from the forward sweep's last limit (or
+        ``x0_backward``): the two sweeps differ where fixed points coexist (hysteresis).
+    x0_backward : pytree, optional
+        Start of the backward sweep.
+    warm : callable, optional
+        ``warm(x_previous) -> x0`` for the next point (default: the previous limit itself; e.g.
+        ``lambda m: max(m, 1e-6)`` keeps an uninformative branch from sticking at an unstable 0).
+    **solve_kw
+        Passed to :func:`solve` (``raise_on_failure`` defaults to False; a failed point restarts
+        the next one from the last good start).
+
+    Returns
+    -------
+    Continuation
+
+    Example
+    -------
+    >>> path = continuation(lambda m, b: np.tanh(b * m), [0.5, 1.5, 2.0], 0.5, tol=1e-12,
+    ...                     warm=lambda m: max(m, 0.1))  # 0 is unstable above b = 1
+    >>> [round(r.x, 6) for r in path.forward]
+    [0.0, 0.85856, 0.957504]
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError("`grid` must be a non-empty finite 1-d array")
+    direction = check_choice(direction, "direction", ("forward", "backward", "both"))
+    solve_kw.setdefault("raise_on_failure", False)
+
+    def sweep(order, start):
+        out: list[FixedPointResult | None] = [None] * grid.size
+        for i in order:
+            p = float(grid[i])
+            res = solve(lambda x, p=p: F(x, p), start, **solve_kw)
+            out[i] = res
+            if res.converged:
+                start = warm(res.x) if warm is not None else res.x
+        return tuple(out)
+
+    fwd = bwd = None
+    if direction in ("forward", "both"):
+        fwd = sweep(range(grid.size), x0)
+    if direction in ("backward", "both"):
+        if x0_backward is not None:
+            start = x0_backward
+        elif direction == "both" and fwd[-1].converged:
+            start = fwd[-1].x
+        else:
+            start = x0
+        bwd = sweep(range(grid.size - 1, -1, -1), start)
+    return Continuation(grid=grid, forward=fwd, backward=bwd)
