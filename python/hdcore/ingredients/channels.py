@@ -516,9 +516,10 @@ class ScalarLikelihoodChannel(Channel):
     def _posterior_1d(self, y, omega, v):
         """``(log Z, mean, var)`` by mode-centred Gauss-Hermite quadrature."""
         c = omega.copy()
-        for _ in range(50):
+        cap = 1.0 + 3.0 * np.sqrt(v)  # safeguarded Newton (exp-type likelihoods overshoot)
+        for _ in range(200):
             _, d1, d2 = self.loglik(y, c)
-            step = (d1 - (c - omega) / v) / (d2 - 1.0 / v)
+            step = np.clip((d1 - (c - omega) / v) / (d2 - 1.0 / v), -cap, cap)
             c = c - step
             if np.max(np.abs(step)) < 1e-12 * (1 + np.max(np.abs(c))):
                 break
