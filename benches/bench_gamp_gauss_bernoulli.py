@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from bench_gamp import best_of  # benches/ is on sys.path when run as a script
+
 from hdcore import _core, get_num_threads
 from hdcore.linalg import memory_bandwidth
 from hdcore.models import MultiIndex
@@ -25,15 +27,6 @@ from hdcore.models import MultiIndex
 RHO = 0.1
 NOISE = 1e-4
 DAMPING = 0.3
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def gb_denoiser(b, a, rho):

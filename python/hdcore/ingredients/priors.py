@@ -311,11 +311,11 @@ class GaussBernoulli(BuiltinPrior):
     discrete = False
 
     def __init__(self, rho: float):
-        self._rho = _check_rho(rho)
+        self._rho = self._density = _check_rho(rho)
 
     @property
     def rho(self) -> float:
-        return self._rho
+        return self._density
 
     def support(self):
         from hdcore.ingredients.quadrature import gauss_hermite
@@ -344,15 +344,15 @@ class Binary(BuiltinPrior):
     name = "binary"
 
     def __init__(self, rho: float):
-        self._rho = _check_rho(rho)
+        self._rho = self._density = _check_rho(rho)
 
     @property
     def rho(self) -> float:
-        return self._rho
+        return self._density
 
     @property
     def first_moment(self) -> float:  # type: ignore[override]
-        return float(np.sqrt(self._rho))
+        return float(np.sqrt(self._density))
 
     def support(self):
         s = 1.0 / np.sqrt(self._rho)
@@ -541,7 +541,8 @@ def get_prior(spec) -> Prior:
         return _mixture_from_spec(spec, arg)
     if name in _ONE_PARAM:
         if arg is None or not arg.strip():
-            raise ValueError(f"prior {name!r} needs its parameter, e.g. '{name}(0.1)'")
+            what = "probability" if name == "binary" else "density"
+            raise ValueError(f"prior {name!r} needs its {what}, e.g. '{name}(0.1)'")
         value = re.sub(r"^\s*(?:rho|p)\s*=\s*", "", arg).strip()
         try:
             rho = float(value)

@@ -196,7 +196,7 @@ def optimal_lasso(alpha: float, rho: float, noise: float, *, bounds=(0.2, 6.0)):
         except (ValueError, ConvergenceError):
             return np.inf
 
-    ks = np.linspace(*bounds, 24)
+    ks = np.linspace(float(bounds[0]), float(bounds[1]), 24)
     vals = np.array([mse(k) for k in ks])
     if not np.isfinite(vals).any():
         raise ValueError(f"no valid lasso threshold at alpha = {alpha}")
