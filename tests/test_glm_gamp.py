@@ -102,6 +102,6 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="link"):
         MultiIndex(d=40, alpha=2.0, p=1, link="softplus")
     with pytest.raises(ValueError, match="prior"):
-        MultiIndex(d=40, alpha=2.0, p=1, link="sign", prior="laplace")
+        MultiIndex(d=40, alpha=2.0, p=1, link="sign", prior="student_t")
     with pytest.raises(ValueError, match="p = 2"):
         MultiIndex(d=40, alpha=2.0, p=3, link="z1/z2")

@@ -74,7 +74,7 @@ def test_prior_parsing_and_errors():
     assert get_prior("sparse_rademacher(rho=0.3)") == SparseRademacher(0.3)
     assert isinstance(get_prior("rademacher"), Rademacher)
     with pytest.raises(ValueError, match="unknown prior"):
-        get_prior("laplace")
+        get_prior("student_t")
     with pytest.raises(ValueError, match="density"):
         get_prior("sparse_rademacher")
     with pytest.raises(ValueError, match="rho"):

@@ -22,7 +22,13 @@ from hdcore.ingredients.losses import (
     get_loss,
 )
 from hdcore.ingredients.priors import (
+    Binary,
+    Exponential,
+    GaussBernoulli,
     Gaussian,
+    GaussMixture,
+    Laplace,
+    Positive,
     Prior,
     Rademacher,
     SparseRademacher,
@@ -33,6 +39,7 @@ from hdcore.ingredients.product_prior import ProductPrior
 
 __all__ = [
     "Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
+    "GaussBernoulli", "Binary", "Exponential", "Positive", "Laplace", "GaussMixture",
     "ProductPrior",
     "Channel", "BuiltinChannel", "CallableLink", "get_channel",
     "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",

@@ -47,6 +47,10 @@ class ProductPrior:
         self._builtin = isinstance(self.prior, BuiltinPrior)
         if self.p > 1 and self.prior.name == "spherical":
             raise ValueError("`prior`: the spherical prior is only available for p = 1")
+        if (self.p > 1 and self._builtin and not self.prior.discrete
+                and not isinstance(self.prior, Gaussian)):
+            raise ValueError(f"`prior`: the built-in prior {self.prior!r} has a continuous part "
+                             "and is only available for p = 1")
 
     @property
     def is_builtin(self) -> bool:
@@ -149,7 +153,7 @@ class ProductPrior:
     def entropy(self) -> float:
         """Entropy of the product prior (``p`` times the scalar one; ``inf`` if continuous):
         ``-free entropy`` of perfect recovery with noiseless discrete labels."""
-        if isinstance(self.prior, Gaussian) or self.prior.name == "spherical":
+        if not self.prior.discrete:
             return float("inf")
         _, px = self.prior.support()
         px = px[px > 0]

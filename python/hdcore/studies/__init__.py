@@ -4,6 +4,7 @@
 """
 
 from hdcore.studies import (  # noqa: F401  (each module registers its studies)
+    compressed_sensing,
     matrix_sensing,
     multi_index,
     robust_regression,

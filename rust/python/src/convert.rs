@@ -1,7 +1,7 @@
 //! Conversion and validation of Python arguments. Every check names the argument.
 
 use hdcore_kernels::linalg::{all_finite, is_symmetric, Dense, LinearOperator, Scalar, SymPacked};
-use hdcore_kernels::priors::Prior;
+use hdcore_kernels::priors::{Mixture, Prior};
 use hdcore_kernels::threads::ThreadPool;
 use numpy::{
     Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -224,13 +224,42 @@ pub fn prior(name: &str, rho: Option<f64>) -> PyResult<Prior> {
             let rho = rho.ok_or_else(|| PyValueError::new_err("`rho` is required for the sparse_rademacher prior"))?;
             Prior::sparse_rademacher(rho).map_err(|e| PyValueError::new_err(e.to_string()))?
         }
+        "gauss_bernoulli" | "binary" => {
+            let rho = rho.ok_or_else(|| PyValueError::new_err(format!("`rho` is required for the {name} prior")))?;
+            let made = if name == "binary" { Prior::binary(rho) } else { Prior::gauss_bernoulli(rho) };
+            made.map_err(|e| PyValueError::new_err(e.to_string()))?
+        }
+        "exponential" => Prior::Exponential,
+        "positive" => Prior::Positive,
+        "laplace" => Prior::Laplace,
+        other if other.starts_with("gauss_mixture(") => mixture(other)?,
         other => {
             return Err(PyValueError::new_err(format!(
-                "unknown prior {other:?}; expected one of 'gaussian', 'rademacher', 'sparse_rademacher', 'spherical'"
+                "unknown prior {other:?}; expected one of 'gaussian', 'rademacher', 'sparse_rademacher', 'spherical', \
+                 'gauss_bernoulli', 'binary', 'exponential', 'positive', 'laplace', 'gauss_mixture(w..;m..;v..)'"
             )))
         }
     };
     Ok(p)
+}
+
+/// Parse the canonical name `gauss_mixture(w1,..,wK;m1,..,mK;v1,..,vK)` of a Gaussian mixture
+/// (what `hdcore.ingredients.GaussMixture.name` gives).
+fn mixture(name: &str) -> PyResult<Prior> {
+    let bad = || PyValueError::new_err(format!(
+        "cannot read the Gaussian mixture {name:?}; expected 'gauss_mixture(w1,..,wK;m1,..,mK;v1,..,vK)'"
+    ));
+    let inner = name.strip_prefix("gauss_mixture(").and_then(|r| r.strip_suffix(')')).ok_or_else(bad)?;
+    let parts: Vec<Vec<f64>> = inner
+        .split(';')
+        .map(|part| part.split(',').map(|t| t.trim().parse::<f64>()).collect::<Result<Vec<f64>, _>>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let mix = Mixture::new(&parts[0], &parts[1], &parts[2]).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(Prior::GaussMixture(mix))
 }
 
 /// Check a finite scalar in a range.

@@ -45,15 +45,10 @@ impl ProductPrior {
             Prior::Gaussian => Vec::new(),
             Prior::Spherical if p == 1 => Vec::new(),
             Prior::Spherical => return Err(invalid("prior", "the spherical prior is only available for p = 1")),
-            Prior::Rademacher => vec![(-1.0, 0.5f64.ln()), (1.0, 0.5f64.ln())],
-            Prior::SparseRademacher { rho } => {
-                let s = 1.0 / rho.sqrt();
-                let mut v = vec![(-s, (0.5 * rho).ln()), (s, (0.5 * rho).ln())];
-                if rho < 1.0 {
-                    v.push((0.0, (1.0 - rho).ln()));
-                }
-                v
-            }
+            _ if p == 1 => Vec::new(),
+            other => other.atoms().ok_or_else(|| {
+                invalid("prior", "priors with a continuous part (other than the Gaussian) are only available for p = 1")
+            })?,
         };
         let mut atoms = Vec::new();
         if !single.is_empty() && p > 1 {

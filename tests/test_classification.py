@@ -1,0 +1,89 @@
+"""ERM theory added for issue 22 (hdcore.theory.classification): the lasso replica fixed point
+against FISTA on data and against the Donoho-Tanner line; and the compressed-sensing study's
+scalar state evolution against the generic GLM state evolution."""
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from hdcore.models.multi_index import MultiIndex
+from hdcore.studies.compressed_sensing import (bayes_free_entropy, bayes_state_evolution,
+                                               cs_thresholds, lasso_fista, se_fixed_points)
+from hdcore.theory import glm
+from hdcore.theory.classification import (donoho_tanner_alpha, donoho_tanner_rho,
+                                          lasso_fixed_point)
+
+
+def test_donoho_tanner_line_is_where_the_noiseless_lasso_error_stops_vanishing():
+    for rho in (0.1, 0.3):
+        a_dt = donoho_tanner_alpha(rho)
+        # independent check of the DT formula: at alpha_DT the slope at tau = 0 of the
+        # noiseless calibration map, minimised over the threshold kappa, equals 1
+        k = np.linspace(1e-3, 6, 20001)
+        phi = np.exp(-k * k / 2) / np.sqrt(2 * np.pi)
+        slope = (rho * (1 + k * k) + (1 - rho) * 2 * ((1 + k * k) * ndtr(-k) - k * phi)) / a_dt
+        assert slope.min() == pytest.approx(1.0, abs=1e-6)
+        # above the line the lasso error vanishes like lam^2; below it it does not
+        above = [lasso_fixed_point(1.15 * a_dt, f"gauss_bernoulli({rho})", lam1=lam).estimation_error
+                 for lam in (1e-2, 1e-3)]
+        below = [lasso_fixed_point(0.85 * a_dt, f"gauss_bernoulli({rho})", lam1=lam).estimation_error
+                 for lam in (1e-2, 1e-3)]
+        assert above[1] < 1e-5 and above[0] / above[1] > 50
+        assert below[1] > 1e-3 and below[0] / below[1] < 2
+    # rho_DT(delta) is increasing with rho_DT(1) -> 1
+    r = [donoho_tanner_rho(d) for d in (0.1, 0.3, 0.6, 0.999)]
+    assert np.all(np.diff(r) > 0) and r[-1] > 0.95
+
+
+def test_lasso_on_data_matches_the_replica_fixed_point():
+    # alpha = 0.6, rho = 0.2, noise 1e-2, lam = 0.05, d = 1000 and 3000, 3 seeds: the relative
+    # MSE gap to theory is below 10% at d = 3000 (about 3 standard errors), sparsity within 0.03
+    alpha, rho, noise, lam = 0.6, 0.2, 1e-2, 0.05
+    fp = lasso_fixed_point(alpha, f"gauss_bernoulli({rho})", lam1=lam, noise=noise)
+    gaps = []
+    for d in (1000, 3000):
+        mse, spars = [], []
+        for seed in range(3):
+            s = MultiIndex(d=d, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
+                           noise=noise).sample(seed)
+            w, _ = lasso_fista(s.x, s.y, lam, tol=1e-12)
+            mse.append(np.mean((w - s.w[:, 0]) ** 2))
+            spars.append(np.mean(w != 0))
+        gaps.append(abs(np.mean(mse) / fp.estimation_error - 1))
+        assert np.mean(spars) == pytest.approx(fp.sparsity, abs=0.03)
+    assert gaps[1] < 0.1
+
+
+def test_lasso_fixed_point_by_lam_and_by_kappa_agree():
+    fp = lasso_fixed_point(0.5, "gauss_bernoulli(0.1)", lam1=0.05, noise=1e-3)
+    again = lasso_fixed_point(0.5, "gauss_bernoulli(0.1)", kappa=fp.kappa, noise=1e-3)
+    assert again.lam1 == pytest.approx(0.05, rel=1e-8)
+    assert again.estimation_error == pytest.approx(fp.estimation_error, rel=1e-8)
+    assert fp.V == pytest.approx(fp.sparsity / (0.5 - fp.sparsity))
+    with pytest.raises(ValueError, match="exactly one"):
+        lasso_fixed_point(0.5, lam1=0.1, kappa=1.0)
+    with pytest.raises(ValueError, match="prior"):
+        lasso_fixed_point(0.5, "rademacher", lam1=0.1)
+
+
+def test_compressed_sensing_scalar_se_matches_the_generic_glm_state_evolution():
+    rho, noise = 0.1, 1e-4
+    for alpha in (0.15, 0.25):
+        model = MultiIndex(d=10, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
+                           noise=noise)
+        for init, which in (("uninformative", 0), ("informative", 1)):
+            se = glm.gamp_state_evolution(model, init=init, tol=1e-13, n_iter=5000)
+            ours = bayes_state_evolution(alpha, rho, noise, init=init)[0]
+            assert ours == pytest.approx(se.mse, rel=1e-4)
+            assert se_fixed_points(alpha, rho, noise)[which][0] == pytest.approx(ours, rel=1e-6)
+            phi = bayes_free_entropy(alpha, rho, noise, ours)
+            assert phi == pytest.approx(glm.glm_free_entropy(model, 1 - ours), abs=1e-6)
+
+
+def test_compressed_sensing_thresholds_are_ordered_and_consistent():
+    th = cs_thresholds(0.1, 1e-4, xtol=1e-4)
+    assert th["alpha_sp"] < th["alpha_it"] < th["alpha_alg"]
+    # noiseless-limit bounds: the IT threshold is above rho, AMP needs less than basis pursuit
+    assert 0.1 < th["alpha_it"] and th["alpha_alg"] < donoho_tanner_alpha(0.1)
+    lo, hi = se_fixed_points(np.array([0.5 * (th["alpha_it"] + th["alpha_alg"])]), 0.1, 1e-4)
+    assert lo[0] > 10 * hi[0]  # two branches inside the hard phase
