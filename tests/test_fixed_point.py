@@ -193,3 +193,19 @@ def test_stable_falls_back_when_anderson_finds_a_repeller():
     assert safe.x == pytest.approx(0.957504024633, abs=1e-9)
     near = solve(f, 0.9, anderson=2, tol=1e-12, max_iter=500, stable=True)
     assert near.x == pytest.approx(safe.x, abs=1e-10) and near.n_iter < safe.n_iter
+
+
+def test_solve_many_equals_one_solve_per_entry():
+    from hdcore.theory.fixed_point import solve_many
+
+    snrs = np.concatenate([np.linspace(0.3, 0.7, 6), np.linspace(1.3, 2.0, 10)])
+    model = SpikedWigner(n=10, snr=1.0, prior="rademacher")
+    maps = [state_evolution_map(replace(model, snr=float(s))) for s in snrs]
+    batch = solve_many(lambda m, i: model.prior.overlap(snrs[i] ** 2 * m), np.full(16, 0.5), damping=0.2,
+                       tol=1e-12, max_iter=5000)
+    for k, f in enumerate(maps):
+        one = solve(f, 0.5, damping=0.2, tol=1e-12, max_iter=5000)
+        assert batch.x[k] == pytest.approx(one.x, abs=1e-13) and batch.n_iter[k] == one.n_iter
+    assert batch.converged.all() and not batch.stopped.any()
+    capped = solve_many(lambda x, i: 2 * x, np.ones(3), stop=lambda x: x > 10, max_iter=50)
+    assert capped.stopped.all() and not capped.converged.any() and np.all(capped.n_iter == 4)

@@ -38,6 +38,7 @@ from hdcore.ingredients.priors import GaussBernoulli
 from hdcore.models.multi_index import MultiIndex
 from hdcore.studies.base import Study, register
 from hdcore.theory.classification import lasso_fixed_point
+from hdcore.theory.fixed_point import solve_many
 
 __all__ = ["CompressedSensingStudy", "bayes_state_evolution", "bayes_free_entropy",
            "se_fixed_points", "cs_thresholds", "lasso_fista", "optimal_lasso"]
@@ -54,17 +55,12 @@ def bayes_state_evolution(alpha, rho: float, noise: float, *, init: str = "uninf
     from ``E^0 = 1`` (uninformative) or ``E^0 = 1e-10`` (informative)."""
     prior = GaussBernoulli(rho)
     alpha = np.atleast_1d(np.asarray(alpha, dtype=np.float64))
-    e = np.full(alpha.shape, 1.0 if init == "uninformative" else _INFORMED)
-    active = np.ones(alpha.shape, dtype=bool)
-    for _ in range(n_iter):
-        new = prior.mmse(alpha[active] / (noise + e[active]))
-        done = np.abs(new - e[active]) < tol * np.maximum(new, 1e-300) + 1e-16
-        e[active] = new
-        idx = np.flatnonzero(active)
-        active[idx[done]] = False
-        if not active.any():
-            break
-    return e
+    e0 = np.full(alpha.shape, 1.0 if init == "uninformative" else _INFORMED)
+    # relative residual tol, with an absolute floor 1e-16 near E = 0
+    floor = 1e-16 / tol if tol > 0 else 0.0
+    res = solve_many(lambda e, i: prior.mmse(alpha[i] / (noise + e)), e0, tol=tol, max_iter=n_iter,
+                     scale=lambda e: np.maximum(e, 1e-300) + floor)
+    return res.x
 
 
 def bayes_free_entropy(alpha, rho: float, noise: float, mse) -> np.ndarray:

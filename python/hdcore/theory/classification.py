@@ -42,7 +42,7 @@ from scipy.special import ndtr
 
 from hdcore._validation import check_real
 from hdcore.ingredients.priors import get_prior
-from hdcore.theory.fixed_point import solve
+from hdcore.theory.fixed_point import solve, solve_many
 
 __all__ = ["LassoFixedPoint", "lasso_fixed_point", "donoho_tanner_rho", "donoho_tanner_alpha"]
 
@@ -130,14 +130,14 @@ class _SoftThresholdChannel:
         kappas = np.asarray(kappas, dtype=np.float64)
         want_t2 = t2 is not None
         t2 = np.full(kappas.shape, (noise + 1.0) / alpha) if t2 is None else np.array(t2, dtype=np.float64)
-        for _ in range(n_iter):
-            m, q, _ = self.moments(t2, kappas * np.sqrt(t2))
-            new = (noise + 1.0 - 2.0 * m + q) / alpha
-            # converged, or diverging (no fixed point: off the calibration branch)
-            done = (np.abs(new - t2) <= 1e-12 * np.maximum(new, 1e-12)) | (new > 1e8)
-            t2 = np.minimum(new, 1e8)
-            if done.all():
-                break
+
+        def step(t2, i):
+            m, q, _ = self.moments(t2, kappas.ravel()[i] * np.sqrt(t2))
+            return np.minimum((noise + 1.0 - 2.0 * m + q) / alpha, 1e8)
+
+        # converged, or diverging (no fixed point: off the calibration branch; capped at 1e8)
+        t2 = solve_many(step, t2, tol=1e-12, max_iter=n_iter, scale=lambda t: np.maximum(t, 1e-12),
+                        stop=lambda t: t >= 1e8).x
         _, _, P = self.moments(t2, kappas * np.sqrt(t2))
         lam = kappas * np.sqrt(t2) * (alpha - P)
         return (lam, t2) if want_t2 else lam
