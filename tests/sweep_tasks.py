@@ -79,3 +79,26 @@ def _load_only_in(pid):
     if os.getpid() != pid:
         raise ImportError("this task cannot be loaded here")
     return LoadsOnlyHere()
+
+
+def exits_at_3(seed, x):
+    """Raises SystemExit (a BaseException, e.g. a library calling ``sys.exit``) at x = 3."""
+    if x == 3:
+        raise SystemExit(f"task exits at x={x}")
+    return noisy_square(seed, x)
+
+
+def nan_at_odd(seed, x):
+    """Returns NaN (and an infinity) at odd x: non-finite results are data, not errors."""
+    if x % 2:
+        return {"y": float("nan"), "z": float("inf"), "v": [1.0, float("nan")]}
+    return {"y": float(x), "z": 1.0, "v": [1.0, 2.0]}
+
+
+def mixed_faults(seed, x):
+    """Per point: raises ValueError (x = 1 mod 4), returns NaN (x = 2 mod 4), else a value."""
+    if x % 4 == 1:
+        raise ValueError(f"bad x={x}")
+    if x % 4 == 2:
+        return {"y": float("nan")}
+    return {"y": float(x)}

@@ -144,3 +144,206 @@ def test_ctrl_c_stops_the_workers_and_keeps_what_finished(tmp_path):
     keys = journal_keys(out)
     assert len(keys) == len(set(keys)) >= 4
     assert out.read_bytes().endswith(b"\n")
+
+
+# --- faults: a kill -9 inside a write, a full disk, a worker that raises, NaN results -------
+
+FAULT_GRID = {"x": list(range(12))}
+
+
+def run_script(tmp_path: Path, body: str, name: str = "fault.py",
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``body`` (after ``import hdcore, sweep_tasks``) as a script in a fresh interpreter."""
+    script = tmp_path / name
+    script.write_text(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+                      "import os, signal, hdcore, sweep_tasks\n" + textwrap.dedent(body))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=timeout, start_new_session=True)
+
+
+def reference(task, grid=FAULT_GRID, seeds=SEEDS) -> pd.DataFrame:
+    with pytest.warns(RuntimeWarning) if task is sweep_tasks.mixed_faults else _nothing():
+        return hdcore.sweep(task, grid, seeds=seeds, n_workers=1, progress=False)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def assert_complete(out: Path, task, grid=FAULT_GRID, seeds=SEEDS) -> None:
+    """Every planned point exactly once in the journal, the table equal to a clean run."""
+    keys = journal_keys(out.with_suffix(".jsonl"))
+    total = len(grid["x"]) * seeds
+    assert len(keys) == len(set(keys)) == total
+    got = hdcore.sweeps.store.load(out)
+    want = reference(task, grid, seeds)
+    cols = ["wall_time", "traceback"]
+    pd.testing.assert_frame_equal(got.drop(columns=cols), want.drop(columns=cols))
+
+
+def test_kill_9_inside_a_journal_write_loses_nothing_finished(tmp_path):
+    # The third append writes half its bytes, then the process is SIGKILLed mid-write: the
+    # journal ends in a torn line. Resuming drops it, keeps every whole record, computes the
+    # rest once.
+    out = tmp_path / "sweep.jsonl"
+    res = run_script(tmp_path, f"""
+        import hdcore.sweeps.store as store
+        real, count = os.write, [0]
+        def write(fd, data):
+            count[0] += 1
+            if count[0] == 3:
+                real(fd, bytes(data[:len(data) // 2]))
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(fd, data)
+        store.os.write = write
+        hdcore.sweep(sweep_tasks.noisy_square, {FAULT_GRID!r}, seeds={SEEDS}, out={str(out)!r},
+                     n_workers=1, progress=False)
+    """)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    data = out.read_bytes()
+    assert not data.endswith(b"\n"), "the kill did not tear a line"
+    before = journal_keys(out)
+    assert len(before) == 2
+    res = run_script(tmp_path, f"""
+        hdcore.sweep(sweep_tasks.noisy_square, {FAULT_GRID!r}, seeds={SEEDS}, out={str(out)!r},
+                     n_workers=1, progress=False)
+    """, name="resume.py")
+    assert res.returncode == 0, res.stderr
+    assert journal_keys(out)[:2] == before
+    assert_complete(out, sweep_tasks.noisy_square)
+
+
+def test_a_journal_write_raising_oserror_keeps_whole_records_and_resumes(tmp_path,
+                                                                          monkeypatch):
+    # ENOSPC after part of a batch: the sweep raises OSError naming the journal, the journal is
+    # cut back to whole records (no torn tail), and a resumed sweep completes the rest.
+    import errno
+
+    import hdcore.sweeps.store as store
+    out = tmp_path / "sweep.csv"
+    real, count = os.write, [0]
+
+    def write(fd, data):
+        count[0] += 1
+        if count[0] == 4:
+            real(fd, bytes(data[:len(data) // 3]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(store.os, "write", write)
+    with pytest.raises(OSError, match="cannot append to the sweep journal") as info:
+        hdcore.sweep(sweep_tasks.noisy_square, FAULT_GRID, seeds=SEEDS, out=out, n_workers=1,
+                     progress=False)
+    assert info.value.errno == errno.ENOSPC
+    journal_path = out.with_suffix(".jsonl")
+    assert journal_path.read_bytes().endswith(b"\n")
+    assert len(journal_keys(journal_path)) == 3
+    monkeypatch.setattr(store.os, "write", real)
+    hdcore.sweep(sweep_tasks.noisy_square, FAULT_GRID, seeds=SEEDS, out=out, n_workers=1,
+                 progress=False)
+    assert_complete(out, sweep_tasks.noisy_square)
+
+
+def test_a_full_disk_mid_sweep_then_resume_completes(tmp_path):
+    # A real OS-level full disk: RLIMIT_FSIZE caps every file the sweep writes (EFBIG from
+    # write(2), SIGXFSZ ignored). The manifest fits, the journal fills up midway.
+    resource = pytest.importorskip("resource")
+    out = tmp_path / "sweep.jsonl"
+    ref = tmp_path / "ref" / "sweep.jsonl"
+    res = run_script(tmp_path, f"""
+        hdcore.sweep(sweep_tasks.noisy_square, {FAULT_GRID!r}, seeds={SEEDS}, out={str(ref)!r},
+                     n_workers=1, progress=False)
+    """, name="sizes.py")
+    assert res.returncode == 0, res.stderr
+    manifest = ref.with_suffix(".manifest.json").stat().st_size
+    full = ref.stat().st_size
+    limit = max(manifest + 64, full // 2)
+    assert manifest < limit < full
+    res = run_script(tmp_path, f"""
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+        try:
+            hdcore.sweep(sweep_tasks.noisy_square, {FAULT_GRID!r}, seeds={SEEDS},
+                         out={str(out)!r}, n_workers=1, progress=False)
+        except OSError as exc:
+            print("OSError", exc.errno)
+            sys.exit(3)
+    """)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "cannot append to the sweep journal" in res.stderr or "OSError" in res.stdout
+    before = journal_keys(out)
+    assert 0 < len(before) < len(FAULT_GRID["x"]) * SEEDS
+    assert out.read_bytes().endswith(b"\n")
+    res = run_script(tmp_path, f"""
+        hdcore.sweep(sweep_tasks.noisy_square, {FAULT_GRID!r}, seeds={SEEDS}, out={str(out)!r},
+                     n_workers=1, progress=False)
+    """, name="resume.py")
+    assert res.returncode == 0, res.stderr
+    assert journal_keys(out)[:len(before)] == before
+    assert_complete(out, sweep_tasks.noisy_square)
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_a_worker_raising_systemexit_is_recorded_for_its_point_only(tmp_path, processes):
+    # Before issue 21 a task calling sys.exit in a worker ended the whole sweep.
+    out = tmp_path / "sweep.jsonl"
+    grid = {"x": list(range(6))}
+    with pytest.warns(RuntimeWarning, match="2 of 12 runs failed"):
+        df = hdcore.sweep(sweep_tasks.exits_at_3, grid, seeds=2, out=out, n_workers=2,
+                          processes=processes, progress=False)
+    bad = df["x"] == 3
+    assert df.loc[bad, "error"].str.startswith("SystemExit: task exits at x=3").all()
+    assert df.loc[~bad, "error"].isna().all()
+    assert df.loc[~bad, "y"].tolist() == [x * x for x in grid["x"] if x != 3 for _ in range(2)]
+    keys = journal_keys(out)
+    assert len(keys) == len(set(keys)) == 12
+    # In this process a SystemExit is the user's: it propagates.
+    with pytest.raises(SystemExit):
+        hdcore.sweep(sweep_tasks.exits_at_3, grid, n_workers=1, progress=False)
+
+
+def test_nan_results_and_raising_points_survive_resume(tmp_path):
+    # NaN / inf results are data (kept, round-tripped through the journal and the table), a
+    # raising point is an error recorded in its row; resuming after a kill recomputes nothing
+    # finished and retries no failed point unless asked.
+    out = tmp_path / "sweep.csv"
+    res = run_script(tmp_path, f"""
+        import hdcore.sweeps.store as store
+        real, count = os.write, [0]
+        def write(fd, data):
+            count[0] += 1
+            if count[0] == 7:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(fd, data)
+        store.os.write = write
+        hdcore.sweep(sweep_tasks.mixed_faults, {FAULT_GRID!r}, seeds={SEEDS}, out={str(out)!r},
+                     n_workers=1, progress=False)
+    """)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    before = journal(out.with_suffix(".jsonl"))
+    assert len(before) == 6
+    with pytest.warns(RuntimeWarning, match="runs failed"):
+        df = hdcore.sweep(sweep_tasks.mixed_faults, FAULT_GRID, seeds=SEEDS, out=out,
+                          n_workers=1, progress=False)
+    assert_complete(out, sweep_tasks.mixed_faults)
+    x = df["x"]
+    assert df.loc[x % 4 == 1, "error"].str.startswith("ValueError: bad x=").all()
+    assert df.loc[x % 4 == 2, "y"].isna().all() and df.loc[x % 4 == 2, "error"].isna().all()
+    assert (df.loc[x % 4 == 0, "y"] == x[x % 4 == 0]).all()
+    table = pd.read_csv(out)
+    assert table.loc[table["x"] % 4 == 2, "y"].isna().all()
+    assert table["error"].notna().sum() == 3 * SEEDS
+
+    nan = hdcore.sweep(sweep_tasks.nan_at_odd, FAULT_GRID, seeds=1, out=tmp_path / "nan.jsonl",
+                       n_workers=1, progress=False)
+    again = hdcore.sweeps.store.load(tmp_path / "nan.jsonl")
+    pd.testing.assert_frame_equal(nan.drop(columns="wall_time"),
+                                  again.drop(columns="wall_time"))
+    odd = nan["x"] % 2 == 1
+    assert nan.loc[odd, "y"].isna().all() and (nan.loc[odd, "z"] == float("inf")).all()
+    assert nan["error"].isna().all()

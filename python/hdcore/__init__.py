@@ -11,7 +11,7 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
 """
 
 from hdcore import _core, algorithms, errors, ingredients, linalg, models, rmt, theory
-from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
+from hdcore.errors import ConvergenceError, HdcoreError, InternalError, NumericalError
 
 __version__ = _core.__version__
 
@@ -32,6 +32,7 @@ __all__ = [
     "HdcoreError",
     "ConvergenceError",
     "NumericalError",
+    "InternalError",
     "__version__",
 ]
 

@@ -50,7 +50,14 @@ def _matrix(a, name: str) -> np.ndarray:
 
 def eigh(a, *, vectors: bool = True, n_threads: int | None = None):
     """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix (Rust/faer,
-    parallel; the lower triangle is read). Returns ``(values, vectors or None)``."""
+    parallel). Returns ``(values, vectors or None)``.
+
+    ``a`` must be symmetric to a relative tolerance: ``max |a_ij - a_ji| <= 1e-8 max |a_ij|``
+    (rounding in products such as ``Q @ D @ Q.T`` stays far below it), else ``ValueError``
+    naming ``a``; within the tolerance the upper triangle (``a[i, j]``, ``j >= i``) is used.
+    Unlike :func:`numpy.linalg.eigh`, a non-symmetric matrix is never silently
+    decomposed through one of its triangles (symmetrise it with ``(a + a.T) / 2``).
+    """
     a = _matrix(a, "a")
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"`a` must be square, got shape {a.shape}")

@@ -99,7 +99,8 @@ class Dask:
         pass
 
     def submit(self, job: Job):
-        fut = self.client.submit(run_job, self.task, job.params, job.seed, pure=False)
+        fut = self.client.submit(run_job, self.task, job.params, job.seed, worker=True,
+                                 pure=False)
         self._pending.add(fut)
         return fut
 

@@ -173,7 +173,7 @@ class Threads(InProcess):
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="hdcore-sweep")
 
     def submit(self, job: Job) -> Future:
-        return self._pool.submit(run_job, self.task, job.params, job.seed)
+        return self._pool.submit(run_job, self.task, job.params, job.seed, worker=True)
 
     @staticmethod
     def wait(futures) -> set:
@@ -211,7 +211,7 @@ def _ping() -> str | None:
 def _process_job(params: dict, seed: int) -> dict:
     if _WORKER_LOAD_ERROR is not None:
         raise TaskLoadError(_WORKER_LOAD_ERROR)
-    return run_job(_WORKER_TASK, params, seed)
+    return run_job(_WORKER_TASK, params, seed, worker=True)
 
 
 class Processes:

@@ -60,17 +60,22 @@ def _flat_result(out, params: Mapping) -> dict:
     return result
 
 
-def run_job(task: Callable, params: dict, seed: int) -> dict:
+def run_job(task: Callable, params: dict, seed: int, *, worker: bool = False) -> dict:
     """Call ``task(seed=seed, **params)`` and time it; runs on the worker.
 
     Returns the record's ``result``, ``error``, ``wall_time`` and ``hdcore_version``. An
-    :class:`Exception` raised by the task (or an invalid return value) becomes ``error``;
-    other exceptions (KeyboardInterrupt, SystemExit) propagate.
+    :class:`Exception` raised by the task (or an invalid return value) becomes ``error``. In
+    this process other exceptions (KeyboardInterrupt, SystemExit) propagate: they are the
+    user's Ctrl-C or exit. On a ``worker`` (a worker process or thread, which Ctrl-C never
+    reaches) any :class:`BaseException` is the task's own doing (``sys.exit`` in a library, a
+    custom ``BaseException``) and is recorded for its point like an error: it must not end the
+    whole sweep.
     """
     t0 = time.perf_counter()
+    catch = BaseException if worker else Exception
     try:
         result, error = _flat_result(task(seed=seed, **params), params), None
-    except Exception as exc:  # noqa: BLE001 -- a failing point is recorded, the sweep goes on
+    except catch as exc:  # noqa: BLE001 -- a failing point is recorded, the sweep goes on
         result, error = None, error_info(exc, skip=1)  # skip this frame
     return {"result": result, "error": error, "wall_time": time.perf_counter() - t0,
             "hdcore_version": __version__}

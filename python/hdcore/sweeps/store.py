@@ -161,14 +161,33 @@ class Store:
         _sync(self._fd)
 
     def append(self, lines: list[bytes]) -> None:
-        """Append encoded records (each ending in a newline) and flush them to disk."""
+        """Append encoded records (each ending in a newline) and flush them to disk.
+
+        Raises
+        ------
+        OSError
+            If the write or the flush fails (disk full, quota, I/O error). The journal is cut
+            back to its length before this call, so it holds only whole records (none of this
+            batch): resuming the sweep with the same ``out`` computes the rest.
+        """
         if not lines:
             return
         data = b"".join(lines)
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        _sync(self._fd)
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+            _sync(self._fd)
+        except OSError as exc:
+            try:  # best effort: drop the partial batch so no torn record stays behind
+                os.ftruncate(self._fd, start)
+            except OSError:  # pragma: no cover -- a torn tail is also cut off by `open`
+                pass
+            raise OSError(exc.errno, f"cannot append to the sweep journal {self.journal} "
+                          f"({exc.strerror}); the finished runs before this batch are kept: "
+                          "free space and run the sweep again with the same `out` to "
+                          "compute the rest") from exc
 
     def write_manifest(self, manifest: dict) -> None:
         """Atomically replace the manifest."""

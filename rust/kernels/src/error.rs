@@ -19,6 +19,32 @@ pub enum KernelError {
     /// A numerical breakdown (NaN produced, singular system, ...).
     #[error("numerical failure in {what}: {reason}")]
     Numerical { what: &'static str, reason: String },
+    /// A buffer sized by argument `name` does not fit in the memory left (see [`crate::alloc`]).
+    #[error("`{name}` asks for {} but only {} are available", human_bytes(*needed), human_bytes(*available))]
+    OutOfMemory {
+        name: &'static str,
+        needed: usize,
+        available: usize,
+    },
+}
+
+/// `1234567` -> `"1234567 bytes (1.23 MB)"`.
+pub fn human_bytes(b: usize) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = b as f64;
+    let mut unit = "";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    if unit.is_empty() {
+        format!("{b} bytes")
+    } else {
+        format!("{b} bytes ({v:.3} {unit})")
+    }
 }
 
 /// Result alias of the kernels crate.

@@ -5,6 +5,7 @@
 //! ([`linalg`]), priors and their denoisers ([`priors`]), data generators ([`models`]) and
 //! message-passing loops ([`amp`]). Every long loop polls a [`control::Interrupt`].
 
+pub mod alloc;
 pub mod amp;
 pub mod control;
 pub mod erm;

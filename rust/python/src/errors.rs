@@ -2,7 +2,7 @@
 
 use hdcore_kernels::KernelError;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyValueError};
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::PyErr;
 
 create_exception!(
@@ -23,6 +23,12 @@ create_exception!(
     HdcoreError,
     "A numerical breakdown (NaN, singular system, ...)."
 );
+create_exception!(
+    _core,
+    InternalError,
+    HdcoreError,
+    "A bug in hdcore's Rust core (a caught panic); please report it with the message."
+);
 
 /// Convert a kernel error; `pending` is the Python exception raised during an interrupt check.
 pub fn to_pyerr(err: KernelError, pending: Option<PyErr>) -> PyErr {
@@ -33,5 +39,6 @@ pub fn to_pyerr(err: KernelError, pending: Option<PyErr>) -> PyErr {
         }
         KernelError::NotConverged { .. } => ConvergenceError::new_err(err.to_string()),
         KernelError::Numerical { .. } => NumericalError::new_err(err.to_string()),
+        KernelError::OutOfMemory { .. } => PyMemoryError::new_err(err.to_string()),
     }
 }

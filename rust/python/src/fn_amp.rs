@@ -1,5 +1,6 @@
 //! AMP loops for the spiked models.
 
+use crate::runtime::guard;
 use crate::convert::{finite, opt_slice, opt_vector, prior, vector, MatrixArg};
 use crate::runtime::{pool, run};
 use hdcore_kernels::amp::{
@@ -55,19 +56,21 @@ fn amp_wigner<'py>(
     tol: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pr = prior(prior_name, rho)?;
-    let snr = finite(snr, "snr", 0.0)?;
-    let o = opts(n_iter, damping, tol)?;
-    let p = pool(n_threads)?;
-    let ym = MatrixArg::extract(&p, y, packed_n, "y")?;
-    ym.check_symmetric(&p, "y")?;
-    let x0 = vector::<f64>(&p, x0, "x0")?;
-    let truth = opt_vector(&p, truth, "truth")?;
-    let (x0s, ts) = (x0.as_slice()?, opt_slice(&truth)?);
-    let op = ym.operator()?;
-    let op = &*op;
-    let out = run(py, |ctl| k_wigner(&p, op, snr, &pr, x0s, ts, o, ctl))?;
-    to_dict(py, out)
+    guard(|| {
+        let pr = prior(prior_name, rho)?;
+        let snr = finite(snr, "snr", 0.0)?;
+        let o = opts(n_iter, damping, tol)?;
+        let p = pool(n_threads)?;
+        let ym = MatrixArg::extract(&p, y, packed_n, "y")?;
+        ym.check_symmetric(&p, "y")?;
+        let x0 = vector::<f64>(&p, x0, "x0")?;
+        let truth = opt_vector(&p, truth, "truth")?;
+        let (x0s, ts) = (x0.as_slice()?, opt_slice(&truth)?);
+        let op = ym.operator()?;
+        let op = &*op;
+        let out = run(py, |ctl| k_wigner(&p, op, snr, &pr, x0s, ts, o, ctl))?;
+        to_dict(py, out)
+    })
 }
 
 /// Bayes AMP for the spiked covariance model (`x` is the `n x d` data matrix).
@@ -88,21 +91,23 @@ fn amp_wishart<'py>(
     tol: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pr = prior(prior_name, rho)?;
-    let beta = finite(beta, "beta", 0.0)?;
-    let o = opts(n_iter, damping, tol)?;
-    let p = pool(n_threads)?;
-    let xm = MatrixArg::extract(&p, x, None, "x")?;
-    let u0 = vector::<f64>(&p, u0, "u0")?;
-    let tu = opt_vector(&p, truth_u, "truth_u")?;
-    let tv = opt_vector(&p, truth_v, "truth_v")?;
-    let (u0s, tus, tvs) = (u0.as_slice()?, opt_slice(&tu)?, opt_slice(&tv)?);
-    let op = xm.operator()?;
-    let op = &*op;
-    let out = run(py, |ctl| {
-        k_wishart(&p, op, beta, &pr, u0s, tus, tvs, o, ctl)
-    })?;
-    to_dict(py, out)
+    guard(|| {
+        let pr = prior(prior_name, rho)?;
+        let beta = finite(beta, "beta", 0.0)?;
+        let o = opts(n_iter, damping, tol)?;
+        let p = pool(n_threads)?;
+        let xm = MatrixArg::extract(&p, x, None, "x")?;
+        let u0 = vector::<f64>(&p, u0, "u0")?;
+        let tu = opt_vector(&p, truth_u, "truth_u")?;
+        let tv = opt_vector(&p, truth_v, "truth_v")?;
+        let (u0s, tus, tvs) = (u0.as_slice()?, opt_slice(&tu)?, opt_slice(&tv)?);
+        let op = xm.operator()?;
+        let op = &*op;
+        let out = run(py, |ctl| {
+            k_wishart(&p, op, beta, &pr, u0s, tus, tvs, o, ctl)
+        })?;
+        to_dict(py, out)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

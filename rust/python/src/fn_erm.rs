@@ -1,5 +1,6 @@
 //! Contaminated regression sampler and the ERM solver.
 
+use crate::runtime::guard;
 use crate::convert::{vector, MatrixArg};
 use crate::fn_losses::loss;
 use crate::runtime::{pool, run};
@@ -19,7 +20,7 @@ type Sample<'py> = (
     Bound<'py, PyArray1<bool>>,
 );
 
-fn sample_typed<'py, T: Scalar + Element + Default + Clone>(
+fn sample_typed<'py, T: Scalar + Element + hdcore_kernels::alloc::Zeroable>(
     py: Python<'py>,
     n: usize,
     d: usize,
@@ -29,8 +30,9 @@ fn sample_typed<'py, T: Scalar + Element + Default + Clone>(
 ) -> PyResult<Sample<'py>> {
     let p = pool(n_threads)?;
     let (x, t, y, o) = run(py, |_| {
-        let mut x = vec![T::default(); n * d];
-        let (mut t, mut y, mut o) = (vec![0.0; d], vec![0.0; n], vec![false; n]);
+        use hdcore_kernels::alloc::{count, zeroed};
+        let mut x = zeroed::<T>("n", count("n", &[n, d])?)?;
+        let (mut t, mut y, mut o) = (zeroed("d", d)?, zeroed("n", n)?, zeroed("n", n)?);
         contaminated_regression(&p, n, d, &c, seed, &mut x, &mut t, &mut y, &mut o)?;
         Ok((x, t, y, o))
     })?;
@@ -62,22 +64,24 @@ fn sample_contaminated_regression<'py>(
     dtype: &str,
     n_threads: Option<usize>,
 ) -> PyResult<Sample<'py>> {
-    if n == 0 || d == 0 {
-        return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
-    }
-    let c = Contamination {
-        eps,
-        delta_in,
-        delta_out,
-        beta,
-    };
-    match dtype {
-        "float64" => sample_typed::<f64>(py, n, d, c, seed, n_threads),
-        "float32" => sample_typed::<f32>(py, n, d, c, seed, n_threads),
-        other => Err(PyValueError::new_err(format!(
-            "`dtype` must be 'float64' or 'float32', got {other:?}"
-        ))),
-    }
+    guard(|| {
+        if n == 0 || d == 0 {
+            return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
+        }
+        let c = Contamination {
+            eps,
+            delta_in,
+            delta_out,
+            beta,
+        };
+        match dtype {
+            "float64" => sample_typed::<f64>(py, n, d, c, seed, n_threads),
+            "float32" => sample_typed::<f32>(py, n, d, c, seed, n_threads),
+            other => Err(PyValueError::new_err(format!(
+                "`dtype` must be 'float64' or 'float32', got {other:?}"
+            ))),
+        }
+    })
 }
 
 /// The ridge `lam` or the sphere `||w||^2 = q d` (exactly one given).
@@ -131,49 +135,51 @@ fn erm_solve<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let l = loss(loss_name, param)?;
-    let constraint = constraint(lam, q)?;
-    let p = pool(n_threads)?;
-    let xm = MatrixArg::extract(&p, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let y = vector::<f64>(&p, y, "y")?;
-    let w0 = vector::<f64>(&p, w0, "w0")?;
-    let (ys, ws) = (y.as_slice()?, w0.as_slice()?);
-    if ys.len() != n {
-        return Err(PyValueError::new_err(format!(
-            "`y` has length {}, expected {n} (the rows of `x`)",
-            ys.len()
-        )));
-    }
-    if ws.len() != d {
-        return Err(PyValueError::new_err(format!(
-            "`w0` has length {}, expected {d} (the columns of `x`)",
-            ws.len()
-        )));
-    }
-    let opts = ErmOptions {
-        max_iter,
-        gtol,
-        history,
-        max_sq_norm,
-        hessian_check,
-        hessian_tol,
-        n_restarts,
-        seed,
-    };
-    let err = |e: hdcore_kernels::KernelError| PyValueError::new_err(e.to_string());
-    let out = match &xm {
-        MatrixArg::D64(a) => {
-            let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
-            run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+    guard(|| {
+        let l = loss(loss_name, param)?;
+        let constraint = constraint(lam, q)?;
+        let p = pool(n_threads)?;
+        let xm = MatrixArg::extract(&p, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let y = vector::<f64>(&p, y, "y")?;
+        let w0 = vector::<f64>(&p, w0, "w0")?;
+        let (ys, ws) = (y.as_slice()?, w0.as_slice()?);
+        if ys.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "`y` has length {}, expected {n} (the rows of `x`)",
+                ys.len()
+            )));
         }
-        MatrixArg::D32(a) => {
-            let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
-            run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+        if ws.len() != d {
+            return Err(PyValueError::new_err(format!(
+                "`w0` has length {}, expected {d} (the columns of `x`)",
+                ws.len()
+            )));
         }
-        _ => return Err(PyValueError::new_err("`x` must be a dense 2-D array")),
-    };
-    to_dict(py, out)
+        let opts = ErmOptions {
+            max_iter,
+            gtol,
+            history,
+            max_sq_norm,
+            hessian_check,
+            hessian_tol,
+            n_restarts,
+            seed,
+        };
+        let err = |e: hdcore_kernels::KernelError| PyValueError::new_err(e.to_string());
+        let out = match &xm {
+            MatrixArg::D64(a) => {
+                let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
+                run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+            }
+            MatrixArg::D32(a) => {
+                let op = Dense::new(a.as_slice()?, n, d).map_err(err)?;
+                run(py, |ctl| erm(&p, &op, ys, l, constraint, ws, opts, ctl))?
+            }
+            _ => return Err(PyValueError::new_err("`x` must be a dense 2-D array")),
+        };
+        to_dict(py, out)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

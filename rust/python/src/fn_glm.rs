@@ -2,6 +2,8 @@
 //! denoisers, the GAMP loop (Bayes and ERM), products with the design, the spectral operators `L` and `T` and
 //! their eigensolvers (Arnoldi / Lanczos), and Arnoldi on Python callables.
 
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::convert::{finite, prior, MatrixArg};
 use crate::errors::to_pyerr;
 use crate::fn_linalg::lanczos_options;
@@ -110,7 +112,7 @@ macro_rules! with_design {
 type SampleOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
 
 #[allow(clippy::too_many_arguments)]
-fn sample_typed<'py, T: Scalar + Element + Default + Clone>(
+fn sample_typed<'py, T: Scalar + Element + hdcore_kernels::alloc::Zeroable>(
     py: Python<'py>,
     pl: &ThreadPool,
     n: usize,
@@ -122,9 +124,14 @@ fn sample_typed<'py, T: Scalar + Element + Default + Clone>(
     w_in: Option<Vec<f64>>,
 ) -> PyResult<SampleOut<'py>> {
     let (x, w, z, y) = run(py, |_| {
-        let mut x = vec![T::default(); n * d];
-        let mut w = w_in.unwrap_or_else(|| vec![0.0; d * p]);
-        let (mut z, mut y) = (vec![0.0; n * p], vec![0.0; if ch.is_some() { n } else { 0 }]);
+        use hdcore_kernels::alloc::{count, zeroed};
+        let mut x = zeroed::<T>("n", count("n", &[n, d])?)?;
+        let mut w = match w_in {
+            Some(w) => w,
+            None => zeroed("d", count("d", &[d, p])?)?,
+        };
+        let mut z = zeroed("n", count("n", &[n, p])?)?;
+        let mut y = zeroed("n", if ch.is_some() { n } else { 0 })?;
         multi_index(pl, n, d, p, pr.as_ref(), ch.as_ref(), seed, &mut x, &mut w, &mut z, &mut y)?;
         Ok((x, w, z, y))
     })?;
@@ -153,59 +160,65 @@ fn multi_index_sample<'py>(
     dtype: &str,
     n_threads: Option<usize>,
 ) -> PyResult<SampleOut<'py>> {
-    check_p(p)?;
-    if n == 0 || d == 0 {
-        return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
-    }
-    let ch = link.map(|l| channel(l, p, noise, n_nodes)).transpose()?;
-    let pr = prior_name.map(|name| prior(name, rho)).transpose()?;
-    let w_in = match (w, &pr) {
-        (Some(obj), None) => Some(array(obj, "w", &[Some(d), Some(p)])?.as_slice()?.to_vec()),
-        (None, Some(_)) => None,
-        _ => return Err(PyValueError::new_err("give exactly one of `prior_name` and `w`")),
-    };
-    let pl = pool(n_threads)?;
-    match dtype {
-        "float64" => sample_typed::<f64>(py, &pl, n, d, p, pr, ch, seed, w_in),
-        "float32" => sample_typed::<f32>(py, &pl, n, d, p, pr, ch, seed, w_in),
-        other => Err(PyValueError::new_err(format!("`dtype` must be 'float64' or 'float32', got {other:?}"))),
-    }
+    guard(|| {
+        check_p(p)?;
+        if n == 0 || d == 0 {
+            return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
+        }
+        let ch = link.map(|l| channel(l, p, noise, n_nodes)).transpose()?;
+        let pr = prior_name.map(|name| prior(name, rho)).transpose()?;
+        let w_in = match (w, &pr) {
+            (Some(obj), None) => Some(array(obj, "w", &[Some(d), Some(p)])?.as_slice()?.to_vec()),
+            (None, Some(_)) => None,
+            _ => return Err(PyValueError::new_err("give exactly one of `prior_name` and `w`")),
+        };
+        let pl = pool(n_threads)?;
+        match dtype {
+            "float64" => sample_typed::<f64>(py, &pl, n, d, p, pr, ch, seed, w_in),
+            "float32" => sample_typed::<f32>(py, &pl, n, d, p, pr, ch, seed, w_in),
+            other => Err(PyValueError::new_err(format!("`dtype` must be 'float64' or 'float32', got {other:?}"))),
+        }
+    })
 }
 
 /// Noiseless link values `f(z)` for `z` of shape `(N, p)`.
 #[pyfunction]
 #[pyo3(signature = (link, p, z))]
 fn glm_link<'py>(py: Python<'py>, link: &str, p: usize, z: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let ch = channel(link, p, 0.0, None)?;
-    let z = array(z, "z", &[None, Some(p)])?;
-    let zs = z.as_slice()?;
-    let y: Vec<f64> = zs.chunks(p).map(|r| ch.link_value(r)).collect();
-    Ok(Array1::from_vec(y).into_pyarray(py).into_any())
+    guard(|| {
+        let ch = channel(link, p, 0.0, None)?;
+        let z = array(z, "z", &[None, Some(p)])?;
+        let zs = z.as_slice()?;
+        let y: Vec<f64> = zs.chunks(p).map(|r| ch.link_value(r)).collect();
+        Ok(Array1::from_vec(y).into_pyarray(py).into_any())
+    })
 }
 
 /// Raise ValueError naming `y` if some label is impossible for the channel.
 #[pyfunction]
 #[pyo3(signature = (link, p, y, *, noise=0.0))]
 fn glm_check_labels(link: &str, p: usize, y: &Bound<'_, PyAny>, noise: f64) -> PyResult<()> {
-    let ch = channel(link, p, noise, None)?;
-    let arr = y.cast::<PyArrayDyn<f64>>().map_err(|_| PyTypeError::new_err("`y` must be a numpy array of float64"))?;
-    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`y`: {e}")))?;
-    let s = ro.as_slice().map_err(|_| PyValueError::new_err("`y` must be C-contiguous"))?;
-    if let Some((i, v)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(PyValueError::new_err(format!("`y` contains a non-finite label: y[{i}] = {v}")));
-    }
-    if let Some((i, v)) = s.iter().enumerate().find(|(_, &v)| !ch.label_ok(v)) {
-        let range = match ch.link().name() {
-            "sign" | "sign_prod" | "committee" => "labels must be -1 or +1",
-            _ => "labels must be >= 0",
-        };
-        return Err(PyValueError::new_err(format!(
-            "`y` is outside the range of link {:?} (noise {}): y[{i}] = {v}; {range}",
-            ch.link().name(),
-            ch.noise()
-        )));
-    }
-    Ok(())
+    guard(|| {
+        let ch = channel(link, p, noise, None)?;
+        let arr = y.cast::<PyArrayDyn<f64>>().map_err(|_| PyTypeError::new_err("`y` must be a numpy array of float64"))?;
+        let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("`y`: {e}")))?;
+        let s = ro.as_slice().map_err(|_| PyValueError::new_err("`y` must be C-contiguous"))?;
+        if let Some((i, v)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!("`y` contains a non-finite label: y[{i}] = {v}")));
+        }
+        if let Some((i, v)) = s.iter().enumerate().find(|(_, &v)| !ch.label_ok(v)) {
+            let range = match ch.link().name() {
+                "sign" | "sign_prod" | "committee" => "labels must be -1 or +1",
+                _ => "labels must be >= 0",
+            };
+            return Err(PyValueError::new_err(format!(
+                "`y` is outside the range of link {:?} (noise {}): y[{i}] = {v}; {range}",
+                ch.link().name(),
+                ch.noise()
+            )));
+        }
+        Ok(())
+    })
 }
 
 type Triple<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
@@ -225,23 +238,25 @@ fn glm_channel_posterior<'py>(
     n_nodes: Option<usize>,
     n_threads: Option<usize>,
 ) -> PyResult<Triple<'py>> {
-    let ch = channel(link, p, noise, n_nodes)?;
-    ch.check_output_function().map_err(kerr)?;
-    let y = array(y, "y", &[None])?;
-    let n = y.shape()[0];
-    let om = array(omega, "omega", &[Some(n), Some(p)])?;
-    let v = array(v, "v", &[Some(p), Some(p)])?;
-    let (ys, oms, vs) = (y.as_slice()?, om.as_slice()?, v.as_slice()?);
-    let spd = Spd::new(p, vs).map_err(kerr)?;
-    let pl = pool(n_threads)?;
-    let (lz, mean, cov) = run(py, |_| {
-        let mut lz = vec![0.0; n];
-        let mut mean = vec![0.0; n * p];
-        let mut cov = vec![0.0; n * p * p];
-        posterior_batch(&pl, &ch, ys, oms, &spd, &mut lz, &mut mean, &mut cov)?;
-        Ok((lz, mean, cov))
-    })?;
-    Ok((Array1::from_vec(lz).into_pyarray(py).into_any(), to_py2(py, mean, n, p)?, to_py3(py, cov, n, p, p)?))
+    guard(|| {
+        let ch = channel(link, p, noise, n_nodes)?;
+        ch.check_output_function().map_err(kerr)?;
+        let y = array(y, "y", &[None])?;
+        let n = y.shape()[0];
+        let om = array(omega, "omega", &[Some(n), Some(p)])?;
+        let v = array(v, "v", &[Some(p), Some(p)])?;
+        let (ys, oms, vs) = (y.as_slice()?, om.as_slice()?, v.as_slice()?);
+        let spd = Spd::new(p, vs).map_err(kerr)?;
+        let pl = pool(n_threads)?;
+        let (lz, mean, cov) = run(py, |_| {
+            let mut lz = zeros("n", &[n])?;
+            let mut mean = zeros("n", &[n, p])?;
+            let mut cov = zeros("n", &[n, p, p])?;
+            posterior_batch(&pl, &ch, ys, oms, &spd, &mut lz, &mut mean, &mut cov)?;
+            Ok((lz, mean, cov))
+        })?;
+        Ok((Array1::from_vec(lz).into_pyarray(py).into_any(), to_py2(py, mean, n, p)?, to_py3(py, cov, n, p, p)?))
+    })
 }
 
 /// Bayes output function `(g (N, p), dg (N, p, p))` at `(y, omega, v)`.
@@ -259,22 +274,24 @@ fn glm_g_out<'py>(
     n_nodes: Option<usize>,
     n_threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let ch = channel(link, p, noise, n_nodes)?;
-    let y = array(y, "y", &[None])?;
-    let n = y.shape()[0];
-    let om = array(omega, "omega", &[Some(n), Some(p)])?;
-    let v = array(v, "v", &[Some(p), Some(p)])?;
-    let (ys, oms, vs) = (y.as_slice()?, om.as_slice()?, v.as_slice()?);
-    BayesOutput::new(&ch, ys).map_err(kerr)?;
-    let spd = Spd::new(p, vs).map_err(kerr)?;
-    let pl = pool(n_threads)?;
-    let (g, dg) = run(py, |_| {
-        let mut g = vec![0.0; n * p];
-        let mut dg = vec![0.0; n * p * p];
-        g_out_batch(&pl, &ch, ys, oms, &spd, &mut g, &mut dg)?;
-        Ok((g, dg))
-    })?;
-    Ok((to_py2(py, g, n, p)?, to_py3(py, dg, n, p, p)?))
+    guard(|| {
+        let ch = channel(link, p, noise, n_nodes)?;
+        let y = array(y, "y", &[None])?;
+        let n = y.shape()[0];
+        let om = array(omega, "omega", &[Some(n), Some(p)])?;
+        let v = array(v, "v", &[Some(p), Some(p)])?;
+        let (ys, oms, vs) = (y.as_slice()?, om.as_slice()?, v.as_slice()?);
+        BayesOutput::new(&ch, ys).map_err(kerr)?;
+        let spd = Spd::new(p, vs).map_err(kerr)?;
+        let pl = pool(n_threads)?;
+        let (g, dg) = run(py, |_| {
+            let mut g = zeros("n", &[n, p])?;
+            let mut dg = zeros("n", &[n, p, p])?;
+            g_out_batch(&pl, &ch, ys, oms, &spd, &mut g, &mut dg)?;
+            Ok((g, dg))
+        })?;
+        Ok((to_py2(py, g, n, p)?, to_py3(py, dg, n, p, p)?))
+    })
 }
 
 fn product_prior(name: &str, rho: Option<f64>, p: usize) -> PyResult<ProductPrior> {
@@ -295,18 +312,20 @@ fn glm_prior_posterior<'py>(
     rho: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<Triple<'py>> {
-    let pp = product_prior(prior_name, rho, p)?;
-    let b = array(b, "b", &[None, Some(p)])?;
-    let a = array(a, "a", &[Some(p), Some(p)])?;
-    let n = b.shape()[0];
-    let (bs, as_) = (b.as_slice()?, a.as_slice()?);
-    let pl = pool(n_threads)?;
-    let (m, c, l) = run(py, |_| {
-        let (mut m, mut c, mut l) = (vec![0.0; n * p], vec![0.0; n * p * p], vec![0.0; n]);
-        pp.posterior(&pl, bs, as_, &mut m, &mut c, &mut l)?;
-        Ok((m, c, l))
-    })?;
-    Ok((to_py2(py, m, n, p)?, to_py3(py, c, n, p, p)?, Array1::from_vec(l).into_pyarray(py).into_any()))
+    guard(|| {
+        let pp = product_prior(prior_name, rho, p)?;
+        let b = array(b, "b", &[None, Some(p)])?;
+        let a = array(a, "a", &[Some(p), Some(p)])?;
+        let n = b.shape()[0];
+        let (bs, as_) = (b.as_slice()?, a.as_slice()?);
+        let pl = pool(n_threads)?;
+        let (m, c, l) = run(py, |_| {
+            let (mut m, mut c, mut l) = (zeros("n", &[n, p])?, zeros("n", &[n, p, p])?, zeros("n", &[n])?);
+            pp.posterior(&pl, bs, as_, &mut m, &mut c, &mut l)?;
+            Ok((m, c, l))
+        })?;
+        Ok((to_py2(py, m, n, p)?, to_py3(py, c, n, p, p)?, Array1::from_vec(l).into_pyarray(py).into_any()))
+    })
 }
 
 /// GAMP input function of the product prior: `(w (d, p), c (p, p))` = `f_in(b, a)` and the
@@ -322,18 +341,20 @@ fn glm_prior_denoise<'py>(
     rho: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let pp = product_prior(prior_name, rho, p)?;
-    let b = array(b, "b", &[None, Some(p)])?;
-    let a = array(a, "a", &[Some(p), Some(p)])?;
-    let d = b.shape()[0];
-    let (bs, as_) = (b.as_slice()?, a.as_slice()?);
-    let pl = pool(n_threads)?;
-    let (w, c) = run(py, |_| {
-        let (mut w, mut c) = (vec![0.0; d * p], vec![0.0; p * p]);
-        pp.denoise(&pl, bs, as_, &mut w, &mut c)?;
-        Ok((w, c))
-    })?;
-    Ok((to_py2(py, w, d, p)?, to_py2(py, c, p, p)?))
+    guard(|| {
+        let pp = product_prior(prior_name, rho, p)?;
+        let b = array(b, "b", &[None, Some(p)])?;
+        let a = array(a, "a", &[Some(p), Some(p)])?;
+        let d = b.shape()[0];
+        let (bs, as_) = (b.as_slice()?, a.as_slice()?);
+        let pl = pool(n_threads)?;
+        let (w, c) = run(py, |_| {
+            let (mut w, mut c) = (zeros("d", &[d, p])?, zeros("p", &[p, p])?);
+            pp.denoise(&pl, bs, as_, &mut w, &mut c)?;
+            Ok((w, c))
+        })?;
+        Ok((to_py2(py, w, d, p)?, to_py2(py, c, p, p)?))
+    })
 }
 
 fn gamp_dict<'py>(py: Python<'py>, o: GampOutput, d: usize, p: usize) -> PyResult<Bound<'py, PyDict>> {
@@ -381,21 +402,23 @@ fn gamp_glm<'py>(
     tol: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let ch = channel(link, p, noise, n_nodes)?;
-    let pp = product_prior(prior_name, rho, p)?;
-    let opts = gamp_options(n_iter, damping, tol)?;
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let y = array(y, "y", &[Some(n)])?;
-    let w0 = array(w0, "w0", &[Some(d), Some(p)])?;
-    let v0 = array(v0, "v0", &[Some(p), Some(p)])?;
-    let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d), Some(p)])).transpose()?;
-    let (ys, w0s, v0s) = (y.as_slice()?, w0.as_slice()?, v0.as_slice()?);
-    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
-    let out_fn = BayesOutput::new(&ch, ys).map_err(kerr)?;
-    let out = with_design!(&xm, |xd| run(py, |ctl| gamp(&pl, &xd, &out_fn, &pp, w0s, v0s, ts, opts, ctl))?);
-    gamp_dict(py, out, d, p)
+    guard(|| {
+        let ch = channel(link, p, noise, n_nodes)?;
+        let pp = product_prior(prior_name, rho, p)?;
+        let opts = gamp_options(n_iter, damping, tol)?;
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let y = array(y, "y", &[Some(n)])?;
+        let w0 = array(w0, "w0", &[Some(d), Some(p)])?;
+        let v0 = array(v0, "v0", &[Some(p), Some(p)])?;
+        let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d), Some(p)])).transpose()?;
+        let (ys, w0s, v0s) = (y.as_slice()?, w0.as_slice()?, v0.as_slice()?);
+        let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
+        let out_fn = BayesOutput::new(&ch, ys).map_err(kerr)?;
+        let out = with_design!(&xm, |xd| run(py, |ctl| gamp(&pl, &xd, &out_fn, &pp, w0s, v0s, ts, opts, ctl))?);
+        gamp_dict(py, out, d, p)
+    })
 }
 
 /// GAMP for ERM with a built-in loss on a design with `N(0, 1)` entries (pre-activations
@@ -422,98 +445,108 @@ fn gamp_erm<'py>(
     tol: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let l = loss(loss_name, param)?;
-    let c = constraint(lam, q)?;
-    let v0 = finite(v0, "v0", 0.0)?;
-    let opts = GampOptions { fixed_variance, ..gamp_options(n_iter, damping, tol)? };
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let y = array(y, "y", &[Some(n)])?;
-    let w0 = array(w0, "w0", &[Some(d)])?;
-    let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d)])).transpose()?;
-    let (ys, w0s) = (y.as_slice()?, w0.as_slice()?);
-    let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
-    let out = with_design!(&xm, |xd| run(py, |ctl| erm_gamp(&pl, &xd, ys, l, c, w0s, v0, ts, opts, ctl))?);
-    let stopped = out.stopped.clone();
-    let dict = gamp_dict(py, out, d, 1)?;
-    dict.set_item("stopped", stopped)?;
-    Ok(dict)
+    guard(|| {
+        let l = loss(loss_name, param)?;
+        let c = constraint(lam, q)?;
+        let v0 = finite(v0, "v0", 0.0)?;
+        let opts = GampOptions { fixed_variance, ..gamp_options(n_iter, damping, tol)? };
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let y = array(y, "y", &[Some(n)])?;
+        let w0 = array(w0, "w0", &[Some(d)])?;
+        let truth = truth.filter(|t| !t.is_none()).map(|t| array(t, "truth", &[Some(d)])).transpose()?;
+        let (ys, w0s) = (y.as_slice()?, w0.as_slice()?);
+        let ts = truth.as_ref().map(|t| t.as_slice()).transpose()?;
+        let out = with_design!(&xm, |xd| run(py, |ctl| erm_gamp(&pl, &xd, ys, l, c, w0s, v0, ts, opts, ctl))?);
+        let stopped = out.stopped.clone();
+        let dict = gamp_dict(py, out, d, 1)?;
+        dict.set_item("stopped", stopped)?;
+        Ok(dict)
+    })
 }
 
 /// `x @ w` for `w` of shape `(d, p)`.
 #[pyfunction]
 #[pyo3(signature = (x, w, *, n_threads=None))]
 fn glm_x_times<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, w: &Bound<'py, PyAny>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let w = array(w, "w", &[Some(d), None])?;
-    let p = w.shape()[1];
-    let wc = col_major(w.as_slice()?, d, p);
-    let out = with_design!(&xm, |xd| run(py, |_| {
-        let mut out = vec![0.0; n * p];
-        x_times(&pl, &xd, &wc, p, &mut out)?;
-        Ok(out)
-    })?);
-    to_py2(py, out, n, p)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let w = array(w, "w", &[Some(d), None])?;
+        let p = w.shape()[1];
+        let wc = col_major(w.as_slice()?, d, p);
+        let out = with_design!(&xm, |xd| run(py, |_| {
+            let mut out = zeros("n", &[n, p])?;
+            x_times(&pl, &xd, &wc, p, &mut out)?;
+            Ok(out)
+        })?);
+        to_py2(py, out, n, p)
+    })
 }
 
 /// `x.T @ g` for `g` of shape `(n, p)` (the blocking of the fused GAMP pass).
 #[pyfunction]
 #[pyo3(signature = (x, g, *, n_threads=None))]
 fn glm_xt_times<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, g: &Bound<'py, PyAny>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let g = array(g, "g", &[Some(n), None])?;
-    let p = g.shape()[1];
-    let gs = g.as_slice()?;
-    let out = with_design!(&xm, |xd| run(py, |_| {
-        let mut out = vec![0.0; d * p];
-        xt_times(&pl, &xd, gs, p, &mut out)?;
-        Ok(out)
-    })?);
-    to_py2(py, row_major(&out, d, p), d, p)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let g = array(g, "g", &[Some(n), None])?;
+        let p = g.shape()[1];
+        let gs = g.as_slice()?;
+        let out = with_design!(&xm, |xd| run(py, |_| {
+            let mut out = zeros("d", &[d, p])?;
+            xt_times(&pl, &xd, gs, p, &mut out)?;
+            Ok(out)
+        })?);
+        to_py2(py, row_major(&out, d, p), d, p)
+    })
 }
 
 /// `L omega` for `omega` of shape `(n, p)` and blocks `g` of shape `(n, p, p)`.
 #[pyfunction]
 #[pyo3(signature = (x, g, omega, *, n_threads=None))]
 fn spectral_l_matvec<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, g: &Bound<'py, PyAny>, omega: &Bound<'py, PyAny>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let g = array(g, "g", &[Some(n), None, None])?;
-    let p = g.shape()[1];
-    let om = array(omega, "omega", &[Some(n), Some(p)])?;
-    let (gs, oms) = (g.as_slice()?, om.as_slice()?);
-    let out = with_design!(&xm, |xd| run(py, |_| {
-        let (mut out, mut u, mut v) = (vec![0.0; n * p], vec![0.0; n * p], vec![0.0; d * p]);
-        l_matvec(&pl, &xd, gs, p, oms, &mut out, &mut u, &mut v)?;
-        Ok(out)
-    })?);
-    to_py2(py, out, n, p)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let g = array(g, "g", &[Some(n), None, None])?;
+        let p = g.shape()[1];
+        let om = array(omega, "omega", &[Some(n), Some(p)])?;
+        let (gs, oms) = (g.as_slice()?, om.as_slice()?);
+        let out = with_design!(&xm, |xd| run(py, |_| {
+            let (mut out, mut u, mut v) = (zeros("n", &[n, p])?, zeros("n", &[n, p])?, zeros("d", &[d, p])?);
+            l_matvec(&pl, &xd, gs, p, oms, &mut out, &mut u, &mut v)?;
+            Ok(out)
+        })?);
+        to_py2(py, out, n, p)
+    })
 }
 
 /// `T w` for `w` of shape `(d, p)` and blocks `t` of shape `(n, p, p)`.
 #[pyfunction]
 #[pyo3(signature = (x, t, w, *, n_threads=None))]
 fn spectral_t_matvec<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, t: &Bound<'py, PyAny>, w: &Bound<'py, PyAny>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let t = array(t, "t", &[Some(n), None, None])?;
-    let p = t.shape()[1];
-    let w = array(w, "w", &[Some(d), Some(p)])?;
-    let ts = t.as_slice()?;
-    let wc = col_major(w.as_slice()?, d, p);
-    let out = with_design!(&xm, |xd| run(py, |_| {
-        let mut out = vec![0.0; d * p];
-        t_matvec(&pl, &xd, ts, p, &wc, &mut out)?;
-        Ok(out)
-    })?);
-    to_py2(py, row_major(&out, d, p), d, p)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let t = array(t, "t", &[Some(n), None, None])?;
+        let p = t.shape()[1];
+        let w = array(w, "w", &[Some(d), Some(p)])?;
+        let ts = t.as_slice()?;
+        let wc = col_major(w.as_slice()?, d, p);
+        let out = with_design!(&xm, |xd| run(py, |_| {
+            let mut out = zeros("d", &[d, p])?;
+            t_matvec(&pl, &xd, ts, p, &wc, &mut out)?;
+            Ok(out)
+        })?);
+        to_py2(py, row_major(&out, d, p), d, p)
+    })
 }
 
 fn arnoldi_options(n: usize, k: usize, tol: f64, ncv: Option<usize>, max_restarts: usize) -> PyResult<ArnoldiOptions> {
@@ -580,17 +613,19 @@ fn spectral_asymmetric<'py>(
     max_restarts: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, _) = xm.shape();
-    let g = array(g, "g", &[Some(n), None, None])?;
-    let p = g.shape()[1];
-    check_p(p)?;
-    let v0 = array(v0, "v0", &[Some(n * p)])?;
-    let opts = arnoldi_options(n * p, k, tol, ncv, max_restarts)?;
-    let (gs, v0s) = (g.as_slice()?, v0.as_slice()?);
-    let e = with_design!(&xm, |xd| run(py, |ctl| asymmetric_top(&pl, &xd, gs, p, v0s, opts, ctl))?);
-    complex_dict(py, e, n * p)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, _) = xm.shape();
+        let g = array(g, "g", &[Some(n), None, None])?;
+        let p = g.shape()[1];
+        check_p(p)?;
+        let v0 = array(v0, "v0", &[Some(n * p)])?;
+        let opts = arnoldi_options(n * p, k, tol, ncv, max_restarts)?;
+        let (gs, v0s) = (g.as_slice()?, v0.as_slice()?);
+        let e = with_design!(&xm, |xd| run(py, |ctl| asymmetric_top(&pl, &xd, gs, p, v0s, opts, ctl))?);
+        complex_dict(py, e, n * p)
+    })
 }
 
 /// Top eigenpairs of `T` (Lanczos in Rust). Vectors are rows of length `d p` (column-major
@@ -609,18 +644,20 @@ fn spectral_symmetric<'py>(
     max_restarts: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pl = pool(n_threads)?;
-    let xm = MatrixArg::extract(&pl, x, None, "x")?;
-    let (n, d) = xm.shape();
-    let t = array(t, "t", &[Some(n), None, None])?;
-    let p = t.shape()[1];
-    check_p(p)?;
-    let v0 = array(v0, "v0", &[Some(d * p)])?;
-    let dim = d * p;
-    let opts = lanczos_options(dim, k, tol, ncv, max_restarts)?;
-    let (ts, v0s) = (t.as_slice()?, v0.as_slice()?);
-    let e = with_design!(&xm, |xd| run(py, |ctl| symmetric_top(&pl, &xd, ts, p, v0s, opts, ctl))?);
-    real_dict(py, e, dim)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let xm = MatrixArg::extract(&pl, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let t = array(t, "t", &[Some(n), None, None])?;
+        let p = t.shape()[1];
+        check_p(p)?;
+        let v0 = array(v0, "v0", &[Some(d * p)])?;
+        let dim = d * p;
+        let opts = lanczos_options(dim, k, tol, ncv, max_restarts)?;
+        let (ts, v0s) = (t.as_slice()?, v0.as_slice()?);
+        let e = with_design!(&xm, |xd| run(py, |ctl| symmetric_top(&pl, &xd, ts, p, v0s, opts, ctl))?);
+        real_dict(py, e, dim)
+    })
 }
 
 /// Eigenpairs of largest real part of a non-symmetric operator given as a Python callable
@@ -639,18 +676,20 @@ fn eigs_top_callable<'py>(
     max_restarts: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pl = pool(n_threads)?;
-    let v0 = array(v0, "v0", &[Some(n)])?;
-    let v0s = v0.as_slice()?;
-    let opts = arnoldi_options(n, k, tol, ncv, max_restarts)?;
-    let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
-        y.copy_from_slice(array(out, "op(x)", &[Some(n)])?.as_slice()?);
-        Ok(())
-    };
-    let e = with_callable(py, &op, convert, |f| {
-        top_eigenpairs_nonsymmetric(&pl, n, f, v0s, opts, &hdcore_kernels::control::Never)
-    })?;
-    complex_dict(py, e, n)
+    guard(|| {
+        let pl = pool(n_threads)?;
+        let v0 = array(v0, "v0", &[Some(n)])?;
+        let v0s = v0.as_slice()?;
+        let opts = arnoldi_options(n, k, tol, ncv, max_restarts)?;
+        let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
+            y.copy_from_slice(array(out, "op(x)", &[Some(n)])?.as_slice()?);
+            Ok(())
+        };
+        let e = with_callable(py, &op, convert, |f| {
+            top_eigenpairs_nonsymmetric(&pl, n, f, v0s, opts, &hdcore_kernels::control::Never)
+        })?;
+        complex_dict(py, e, n)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,7 +1,9 @@
 //! Mat-vecs, Lanczos, bandwidth probe.
 
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::convert::{vector, MatrixArg};
-use crate::runtime::{pool, run, with_callable};
+use crate::runtime::{ensure_fits, pool, run, with_callable};
 use hdcore_kernels::linalg::{read_bandwidth, top_eigenpairs, Eigenpairs, LanczosOptions};
 use hdcore_kernels::KernelError;
 use numpy::ndarray::Array2;
@@ -21,39 +23,41 @@ fn matvec<'py>(
     packed_n: Option<usize>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let p = pool(n_threads)?;
-    let a = match packed_n {
-        None => MatrixArg::extract_lazy(&p, a, "a")?,
-        Some(_) => MatrixArg::extract(&p, a, packed_n, "a")?,
-    };
-    let x = vector::<f64>(&p, x, "x")?;
-    let (r, c) = a.shape();
-    let (nin, nout) = if transpose { (r, c) } else { (c, r) };
-    let xs = x.as_slice()?;
-    if xs.len() != nin {
-        return Err(PyValueError::new_err(format!(
-            "`x` has length {}, expected {nin} for `a` of shape ({r}, {c})",
-            xs.len()
-        )));
-    }
-    let op = a.operator()?;
-    let op = &*op;
-    let y = run(py, |_| {
-        let mut y = vec![0.0; nout];
-        if transpose {
-            op.apply_t(&p, xs, &mut y)?;
-        } else {
-            op.apply(&p, xs, &mut y)?;
+    guard(|| {
+        let p = pool(n_threads)?;
+        let a = match packed_n {
+            None => MatrixArg::extract_lazy(&p, a, "a")?,
+            Some(_) => MatrixArg::extract(&p, a, packed_n, "a")?,
+        };
+        let x = vector::<f64>(&p, x, "x")?;
+        let (r, c) = a.shape();
+        let (nin, nout) = if transpose { (r, c) } else { (c, r) };
+        let xs = x.as_slice()?;
+        if xs.len() != nin {
+            return Err(PyValueError::new_err(format!(
+                "`x` has length {}, expected {nin} for `a` of shape ({r}, {c})",
+                xs.len()
+            )));
         }
-        Ok(y)
-    })?;
-    // x is finite, so a non-finite product means a non-finite entry of `a` (or an overflow).
-    if !y.iter().all(|v| v.is_finite()) {
-        return Err(PyValueError::new_err(
-            "`a` contains NaN or infinity (or the product overflowed)",
-        ));
-    }
-    Ok(y.into_pyarray(py))
+        let op = a.operator()?;
+        let op = &*op;
+        let y = run(py, |_| {
+            let mut y = zeros("x", &[nout])?;
+            if transpose {
+                op.apply_t(&p, xs, &mut y)?;
+            } else {
+                op.apply(&p, xs, &mut y)?;
+            }
+            Ok(y)
+        })?;
+        // x is finite, so a non-finite product means a non-finite entry of `a` (or an overflow).
+        if !y.iter().all(|v| v.is_finite()) {
+            return Err(PyValueError::new_err(
+                "`a` contains NaN or infinity (or the product overflowed)",
+            ));
+        }
+        Ok(y.into_pyarray(py))
+    })
 }
 
 fn eig_dict<'py>(py: Python<'py>, e: Eigenpairs, n: usize) -> PyResult<Bound<'py, PyDict>> {
@@ -126,39 +130,41 @@ fn eigsh_top<'py>(
     max_restarts: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = pool(n_threads)?;
-    let a = MatrixArg::extract(&p, a, packed_n, "a")?;
-    let (r, c) = a.shape();
-    if !gram {
-        a.check_symmetric(&p, "a")?;
-    }
-    let n = c;
-    let v0 = vector::<f64>(&p, v0, "v0")?;
-    let v0s = v0.as_slice()?;
-    if v0s.len() != n {
-        return Err(PyValueError::new_err(format!(
-            "`v0` has length {}, expected {n}",
-            v0s.len()
-        )));
-    }
-    let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
-    let op = a.operator()?;
-    let op = &*op;
-    let e = run(py, |ctl| {
-        let mut tmp = vec![0.0; r];
-        let f = |x: &[f64], y: &mut [f64]| -> Result<(), KernelError> {
-            if gram {
-                op.apply(&p, x, &mut tmp)?;
-                op.apply_t(&p, &tmp, y)?;
-            } else {
-                op.apply(&p, x, y)?;
-            }
-            y.iter_mut().for_each(|v| *v *= scale);
-            Ok(())
-        };
-        top_eigenpairs(&p, n, f, v0s, opts, ctl)
-    })?;
-    eig_dict(py, e, n)
+    guard(|| {
+        let p = pool(n_threads)?;
+        let a = MatrixArg::extract(&p, a, packed_n, "a")?;
+        let (r, c) = a.shape();
+        if !gram {
+            a.check_symmetric(&p, "a")?;
+        }
+        let n = c;
+        let v0 = vector::<f64>(&p, v0, "v0")?;
+        let v0s = v0.as_slice()?;
+        if v0s.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "`v0` has length {}, expected {n}",
+                v0s.len()
+            )));
+        }
+        let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
+        let op = a.operator()?;
+        let op = &*op;
+        let e = run(py, |ctl| {
+            let mut tmp = zeros("a", &[r])?;
+            let f = |x: &[f64], y: &mut [f64]| -> Result<(), KernelError> {
+                if gram {
+                    op.apply(&p, x, &mut tmp)?;
+                    op.apply_t(&p, &tmp, y)?;
+                } else {
+                    op.apply(&p, x, y)?;
+                }
+                y.iter_mut().for_each(|v| *v *= scale);
+                Ok(())
+            };
+            top_eigenpairs(&p, n, f, v0s, opts, ctl)
+        })?;
+        eig_dict(py, e, n)
+    })
 }
 
 /// Top-`k` eigenpairs of a symmetric operator given as a Python callable `op(x) -> A x`.
@@ -176,33 +182,35 @@ fn eigsh_top_callable<'py>(
     max_restarts: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = pool(n_threads)?;
-    let v0 = vector::<f64>(&p, v0, "v0")?;
-    let v0s = v0.as_slice()?;
-    if v0s.len() != n {
-        return Err(PyValueError::new_err(format!(
-            "`v0` has length {}, expected {n}",
-            v0s.len()
-        )));
-    }
-    let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
-    // The callable needs the GIL for every product; the orthogonalisation still runs in Rust.
-    let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
-        let arr = vector::<f64>(&p, out, "op(x)")?;
-        let s = arr.as_slice()?;
-        if s.len() != n {
+    guard(|| {
+        let p = pool(n_threads)?;
+        let v0 = vector::<f64>(&p, v0, "v0")?;
+        let v0s = v0.as_slice()?;
+        if v0s.len() != n {
             return Err(PyValueError::new_err(format!(
-                "`op(x)` returned length {}, expected {n}",
-                s.len()
+                "`v0` has length {}, expected {n}",
+                v0s.len()
             )));
         }
-        y.copy_from_slice(s);
-        Ok(())
-    };
-    let e = with_callable(py, &op, convert, |f| {
-        top_eigenpairs(&p, n, f, v0s, opts, &hdcore_kernels::control::Never)
-    })?;
-    eig_dict(py, e, n)
+        let opts = lanczos_options(n, k, tol, ncv, max_restarts)?;
+        // The callable needs the GIL for every product; the orthogonalisation still runs in Rust.
+        let convert = |out: &Bound<'py, PyAny>, y: &mut [f64]| -> PyResult<()> {
+            let arr = vector::<f64>(&p, out, "op(x)")?;
+            let s = arr.as_slice()?;
+            if s.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "`op(x)` returned length {}, expected {n}",
+                    s.len()
+                )));
+            }
+            y.copy_from_slice(s);
+            Ok(())
+        };
+        let e = with_callable(py, &op, convert, |f| {
+            top_eigenpairs(&p, n, f, v0s, opts, &hdcore_kernels::control::Never)
+        })?;
+        eig_dict(py, e, n)
+    })
 }
 
 /// Read bandwidth of the machine (bytes/s), best of `repeats` parallel passes over `n` float64.
@@ -214,12 +222,18 @@ fn read_bandwidth_probe(
     repeats: usize,
     n_threads: Option<usize>,
 ) -> PyResult<f64> {
-    let p = pool(n_threads)?;
-    let (bw, check) = run(py, |_| Ok(read_bandwidth(&p, n, repeats)))?;
-    if !check.is_finite() {
-        return Err(PyValueError::new_err("bandwidth probe failed"));
-    }
-    Ok(bw)
+    guard(|| {
+        let p = pool(n_threads)?;
+        if repeats > 1000 {
+            return Err(PyValueError::new_err(format!("`repeats` must be at most 1000, got {repeats}")));
+        }
+        ensure_fits(&[("n", hdcore_kernels::alloc::bytes::<f64>("n", &[n]))])?;
+        let (bw, check) = run(py, |_| Ok(read_bandwidth(&p, n, repeats)))?;
+        if !check.is_finite() {
+            return Err(PyValueError::new_err("bandwidth probe failed"));
+        }
+        Ok(bw)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,6 +1,8 @@
 //! Scalar losses: values and derivatives, prox residuals, the proximal output function of
 //! GAMP, and their constants (vectorised over the residuals).
 
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::convert::vector;
 use crate::errors::to_pyerr;
 use crate::runtime::{pool, run};
@@ -72,29 +74,31 @@ fn loss_eval<'py>(
     param: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<Arrays3<'py>> {
-    let l = loss(name, param)?;
-    let r = small_or_vector(n_threads, r, "r")?;
-    let rs = r.as_slice()?;
-    if rs.len() < SERIAL_BELOW {
-        let (mut a, mut b, mut c) = (Vec::with_capacity(rs.len()), Vec::new(), Vec::new());
-        b.reserve(rs.len());
-        c.reserve(rs.len());
-        for &x in rs {
-            let (u, v, w) = l.eval(x);
-            a.push(u);
-            b.push(v);
-            c.push(w);
+    guard(|| {
+        let l = loss(name, param)?;
+        let r = small_or_vector(n_threads, r, "r")?;
+        let rs = r.as_slice()?;
+        if rs.len() < SERIAL_BELOW {
+            let (mut a, mut b, mut c) = (Vec::with_capacity(rs.len()), Vec::new(), Vec::new());
+            b.reserve(rs.len());
+            c.reserve(rs.len());
+            for &x in rs {
+                let (u, v, w) = l.eval(x);
+                a.push(u);
+                b.push(v);
+                c.push(w);
+            }
+            return Ok((a.into_pyarray(py), b.into_pyarray(py), c.into_pyarray(py)));
         }
-        return Ok((a.into_pyarray(py), b.into_pyarray(py), c.into_pyarray(py)));
-    }
-    let p = pool(n_threads)?;
-    let (a, b, c) = run(py, |_| {
-        let n = rs.len();
-        let (mut a, mut b, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        l.eval_batch(&p, rs, &mut a, &mut b, &mut c)?;
-        Ok((a, b, c))
-    })?;
-    Ok((a.into_pyarray(py), b.into_pyarray(py), c.into_pyarray(py)))
+        let p = pool(n_threads)?;
+        let (a, b, c) = run(py, |_| {
+            let n = rs.len();
+            let (mut a, mut b, mut c) = (zeros("n", &[n])?, zeros("n", &[n])?, zeros("n", &[n])?);
+            l.eval_batch(&p, rs, &mut a, &mut b, &mut c)?;
+            Ok((a, b, c))
+        })?;
+        Ok((a.into_pyarray(py), b.into_pyarray(py), c.into_pyarray(py)))
+    })
 }
 
 /// Prox residuals `r = argmin rho(r) + (delta - r)^2/(2v)` and `dr/d delta`, elementwise.
@@ -108,27 +112,29 @@ fn loss_prox<'py>(
     param: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<Arrays2<'py>> {
-    let l = loss(name, param)?;
-    let v = crate::convert::finite(v, "v", 0.0)?;
-    let delta = small_or_vector(n_threads, delta, "delta")?;
-    let ds = delta.as_slice()?;
-    if ds.len() < SERIAL_BELOW {
-        let (r, dr): (Vec<f64>, Vec<f64>) = ds
-            .iter()
-            .map(|&x| {
-                let p = l.prox(x, v);
-                (p.r, p.dr)
-            })
-            .unzip();
-        return Ok((r.into_pyarray(py), dr.into_pyarray(py)));
-    }
-    let p = pool(n_threads)?;
-    let (r, dr) = run(py, |_| {
-        let (mut r, mut dr) = (vec![0.0; ds.len()], vec![0.0; ds.len()]);
-        l.prox_batch(&p, ds, v, &mut r, &mut dr)?;
-        Ok((r, dr))
-    })?;
-    Ok((r.into_pyarray(py), dr.into_pyarray(py)))
+    guard(|| {
+        let l = loss(name, param)?;
+        let v = crate::convert::finite(v, "v", 0.0)?;
+        let delta = small_or_vector(n_threads, delta, "delta")?;
+        let ds = delta.as_slice()?;
+        if ds.len() < SERIAL_BELOW {
+            let (r, dr): (Vec<f64>, Vec<f64>) = ds
+                .iter()
+                .map(|&x| {
+                    let p = l.prox(x, v);
+                    (p.r, p.dr)
+                })
+                .unzip();
+            return Ok((r.into_pyarray(py), dr.into_pyarray(py)));
+        }
+        let p = pool(n_threads)?;
+        let (r, dr) = run(py, |_| {
+            let (mut r, mut dr) = (zeros("delta", &[ds.len()])?, zeros("delta", &[ds.len()])?);
+            l.prox_batch(&p, ds, v, &mut r, &mut dr)?;
+            Ok((r, dr))
+        })?;
+        Ok((r.into_pyarray(py), dr.into_pyarray(py)))
+    })
 }
 
 /// The proximal output function `g_out = (prox - omega)/v` and `d g_out/d omega`, elementwise.
@@ -144,39 +150,43 @@ fn prox_g_out<'py>(
     param: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<Arrays2<'py>> {
-    let ch = ProxChannel::new(loss(name, param)?);
-    let v = positive(v, "v")?;
-    let p = pool(n_threads)?;
-    let y = vector::<f64>(&p, y, "y")?;
-    let omega = vector::<f64>(&p, omega, "omega")?;
-    let (ys, os) = (y.as_slice()?, omega.as_slice()?);
-    if ys.len() != os.len() {
-        return Err(PyValueError::new_err(format!(
-            "`omega` has length {}, expected {} (the length of `y`)",
-            os.len(),
-            ys.len()
-        )));
-    }
-    let (g, dg) = run(py, |_| {
-        let (mut g, mut dg) = (vec![0.0; ys.len()], vec![0.0; ys.len()]);
-        ch.g_out_batch(&p, ys, os, v, &mut g, &mut dg)?;
-        Ok((g, dg))
-    })?;
-    Ok((g.into_pyarray(py), dg.into_pyarray(py)))
+    guard(|| {
+        let ch = ProxChannel::new(loss(name, param)?);
+        let v = positive(v, "v")?;
+        let p = pool(n_threads)?;
+        let y = vector::<f64>(&p, y, "y")?;
+        let omega = vector::<f64>(&p, omega, "omega")?;
+        let (ys, os) = (y.as_slice()?, omega.as_slice()?);
+        if ys.len() != os.len() {
+            return Err(PyValueError::new_err(format!(
+                "`omega` has length {}, expected {} (the length of `y`)",
+                os.len(),
+                ys.len()
+            )));
+        }
+        let (g, dg) = run(py, |_| {
+            let (mut g, mut dg) = (zeros("y", &[ys.len()])?, zeros("y", &[ys.len()])?);
+            ch.g_out_batch(&p, ys, os, v, &mut g, &mut dg)?;
+            Ok((g, dg))
+        })?;
+        Ok((g.into_pyarray(py), dg.into_pyarray(py)))
+    })
 }
 
 /// Constants of a loss: `min_d2`, `max_abs_d1`, `max_prox_variance`, `breakpoints`, `convex`.
 #[pyfunction]
 #[pyo3(signature = (name, *, param=None))]
 fn loss_info<'py>(py: Python<'py>, name: &str, param: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
-    let l = loss(name, param)?;
-    let d = PyDict::new(py);
-    d.set_item("min_d2", l.min_d2())?;
-    d.set_item("max_abs_d1", l.max_abs_d1())?;
-    d.set_item("max_prox_variance", l.max_prox_variance())?;
-    d.set_item("breakpoints", l.breakpoints())?;
-    d.set_item("convex", l.is_convex())?;
-    Ok(d)
+    guard(|| {
+        let l = loss(name, param)?;
+        let d = PyDict::new(py);
+        d.set_item("min_d2", l.min_d2())?;
+        d.set_item("max_abs_d1", l.max_abs_d1())?;
+        d.set_item("max_prox_variance", l.max_prox_variance())?;
+        d.set_item("breakpoints", l.breakpoints())?;
+        d.set_item("convex", l.is_convex())?;
+        Ok(d)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,7 +1,10 @@
 //! Samplers of the spiked models.
 
+use crate::runtime::guard;
 use crate::convert::{finite, prior};
+use crate::errors::to_pyerr;
 use crate::runtime::{pool, run};
+use hdcore_kernels::alloc::{self, Zeroable};
 use hdcore_kernels::linalg::Scalar;
 use hdcore_kernels::models::spiked::{spiked_wigner, spiked_wishart, SymStorage};
 use numpy::ndarray::Array2;
@@ -33,7 +36,7 @@ fn to_py<'py, T: Element>(
     })
 }
 
-fn wigner_typed<'py, T: Scalar + Element + Default + Clone>(
+fn wigner_typed<'py, T: Scalar + Element + Zeroable>(
     py: Python<'py>,
     n: usize,
     snr: f64,
@@ -44,13 +47,15 @@ fn wigner_typed<'py, T: Scalar + Element + Default + Clone>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
     let p = pool(n_threads)?;
     let (storage, len, shape) = if packed {
-        (SymStorage::Packed, n * (n + 1) / 2, None)
+        let len = alloc::count("n", &[n, n.saturating_add(1)]).map(|c| c / 2);
+        (SymStorage::Packed, len, None)
     } else {
-        (SymStorage::Full, n * n, Some((n, n)))
+        (SymStorage::Full, alloc::count("n", &[n, n]), Some((n, n)))
     };
+    let len = len.map_err(|e| to_pyerr(e, None))?;
     let (y, x) = run(py, |_| {
-        let mut y = vec![T::default(); len];
-        let mut x = vec![0.0; n];
+        let mut y = alloc::zeroed::<T>("n", len)?;
+        let mut x = alloc::zeroed::<f64>("n", n)?;
         spiked_wigner(&p, n, snr, &pr, seed, storage, &mut y, &mut x)?;
         Ok((y, x))
     })?;
@@ -72,16 +77,18 @@ fn sample_spiked_wigner<'py>(
     packed: bool,
     n_threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
-    let pr = prior(prior_name, rho)?;
-    let snr = finite(snr, "snr", 0.0)?;
-    if n == 0 {
-        return Err(PyValueError::new_err("`n` must be at least 1"));
-    }
-    if check_dtype(dtype)? {
-        wigner_typed::<f32>(py, n, snr, pr, seed, packed, n_threads)
-    } else {
-        wigner_typed::<f64>(py, n, snr, pr, seed, packed, n_threads)
-    }
+    guard(|| {
+        let pr = prior(prior_name, rho)?;
+        let snr = finite(snr, "snr", 0.0)?;
+        if n == 0 {
+            return Err(PyValueError::new_err("`n` must be at least 1"));
+        }
+        if check_dtype(dtype)? {
+            wigner_typed::<f32>(py, n, snr, pr, seed, packed, n_threads)
+        } else {
+            wigner_typed::<f64>(py, n, snr, pr, seed, packed, n_threads)
+        }
+    })
 }
 
 type WishartOut<'py> = (
@@ -90,7 +97,7 @@ type WishartOut<'py> = (
     Bound<'py, PyArray1<f64>>,
 );
 
-fn wishart_typed<'py, T: Scalar + Element + Default + Clone>(
+fn wishart_typed<'py, T: Scalar + Element + Zeroable>(
     py: Python<'py>,
     n: usize,
     d: usize,
@@ -101,8 +108,8 @@ fn wishart_typed<'py, T: Scalar + Element + Default + Clone>(
 ) -> PyResult<WishartOut<'py>> {
     let p = pool(n_threads)?;
     let (x, u, v) = run(py, |_| {
-        let mut x = vec![T::default(); n * d];
-        let (mut u, mut v) = (vec![0.0; d], vec![0.0; n]);
+        let mut x = alloc::zeroed::<T>("n", alloc::count("n", &[n, d])?)?;
+        let (mut u, mut v) = (alloc::zeroed("d", d)?, alloc::zeroed("n", n)?);
         spiked_wishart(&p, n, d, beta, &pr, seed, &mut x, &mut u, &mut v)?;
         Ok((x, u, v))
     })?;
@@ -128,16 +135,18 @@ fn sample_spiked_wishart<'py>(
     dtype: &str,
     n_threads: Option<usize>,
 ) -> PyResult<WishartOut<'py>> {
-    let pr = prior(prior_name, rho)?;
-    let beta = finite(beta, "beta", 0.0)?;
-    if n == 0 || d == 0 {
-        return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
-    }
-    if check_dtype(dtype)? {
-        wishart_typed::<f32>(py, n, d, beta, pr, seed, n_threads)
-    } else {
-        wishart_typed::<f64>(py, n, d, beta, pr, seed, n_threads)
-    }
+    guard(|| {
+        let pr = prior(prior_name, rho)?;
+        let beta = finite(beta, "beta", 0.0)?;
+        if n == 0 || d == 0 {
+            return Err(PyValueError::new_err("`n` and `d` must be at least 1"));
+        }
+        if check_dtype(dtype)? {
+            wishart_typed::<f32>(py, n, d, beta, pr, seed, n_threads)
+        } else {
+            wishart_typed::<f64>(py, n, d, beta, pr, seed, n_threads)
+        }
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

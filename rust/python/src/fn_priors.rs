@@ -1,5 +1,7 @@
 //! Prior samplers, denoisers and log-partition functions (vectorised over the field `b`).
 
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::convert::{finite, prior, vector};
 use crate::runtime::{pool, run};
 use hdcore_kernels::priors::{log_partition_many, mean_var_many};
@@ -18,14 +20,16 @@ fn prior_sample<'py>(
     domain: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let pr = prior(name, rho)?;
-    let p = pool(n_threads)?;
-    let v = run(py, |_| {
-        let mut v = vec![0.0; n];
-        pr.sample(&p, seed, domain, &mut v);
-        Ok(v)
-    })?;
-    Ok(v.into_pyarray(py))
+    guard(|| {
+        let pr = prior(name, rho)?;
+        let p = pool(n_threads)?;
+        let v = run(py, |_| {
+            let mut v = hdcore_kernels::alloc::zeroed::<f64>("n", n)?;
+            pr.sample(&p, seed, domain, &mut v);
+            Ok(v)
+        })?;
+        Ok(v.into_pyarray(py))
+    })
 }
 
 type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
@@ -41,17 +45,19 @@ fn prior_denoise<'py>(
     rho: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<ArrayPair<'py>> {
-    let pr = prior(name, rho)?;
-    let a = finite(a, "a", 0.0)?;
-    let p = pool(n_threads)?;
-    let b = vector::<f64>(&p, b, "b")?;
-    let bs = b.as_slice()?;
-    let (m, v) = run(py, |_| {
-        let (mut m, mut v) = (vec![0.0; bs.len()], vec![0.0; bs.len()]);
-        pr.denoise(&p, bs, a, &mut m, &mut v)?;
-        Ok((m, v))
-    })?;
-    Ok((m.into_pyarray(py), v.into_pyarray(py)))
+    guard(|| {
+        let pr = prior(name, rho)?;
+        let a = finite(a, "a", 0.0)?;
+        let p = pool(n_threads)?;
+        let b = vector::<f64>(&p, b, "b")?;
+        let bs = b.as_slice()?;
+        let (m, v) = run(py, |_| {
+            let (mut m, mut v) = (zeros("b", &[bs.len()])?, zeros("b", &[bs.len()])?);
+            pr.denoise(&p, bs, a, &mut m, &mut v)?;
+            Ok((m, v))
+        })?;
+        Ok((m.into_pyarray(py), v.into_pyarray(py)))
+    })
 }
 
 fn same_len(b: &[f64], a: &[f64]) -> PyResult<()> {
@@ -83,14 +89,16 @@ fn prior_mean_var<'py>(
     rho: Option<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<ArrayPair<'py>> {
-    let pr = prior(name, rho)?;
-    let p = pool(n_threads)?;
-    let b = vector::<f64>(&p, b, "b")?;
-    let a = vector::<f64>(&p, a, "a")?;
-    let (bs, as_) = (b.as_slice()?, a.as_slice()?);
-    same_len(bs, as_)?;
-    let (m, v) = run(py, |_| Ok(mean_var_many(&p, &pr, bs, as_)))?;
-    Ok((m.into_pyarray(py), v.into_pyarray(py)))
+    guard(|| {
+        let pr = prior(name, rho)?;
+        let p = pool(n_threads)?;
+        let b = vector::<f64>(&p, b, "b")?;
+        let a = vector::<f64>(&p, a, "a")?;
+        let (bs, as_) = (b.as_slice()?, a.as_slice()?);
+        same_len(bs, as_)?;
+        let (m, v) = run(py, |_| Ok(mean_var_many(&p, &pr, bs, as_)))?;
+        Ok((m.into_pyarray(py), v.into_pyarray(py)))
+    })
 }
 
 /// Elementwise `log E_P exp(b[i] x - a[i] x^2/2)`.
@@ -103,14 +111,16 @@ fn prior_log_partition<'py>(
     a: &Bound<'py, PyAny>,
     rho: Option<f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let pr = prior(name, rho)?;
-    let p = pool(None)?;
-    let b = vector::<f64>(&p, b, "b")?;
-    let a = vector::<f64>(&p, a, "a")?;
-    let (bs, as_) = (b.as_slice()?, a.as_slice()?);
-    same_len(bs, as_)?;
-    let out = run(py, |_| Ok(log_partition_many(&p, &pr, bs, as_)))?;
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let pr = prior(name, rho)?;
+        let p = pool(None)?;
+        let b = vector::<f64>(&p, b, "b")?;
+        let a = vector::<f64>(&p, a, "a")?;
+        let (bs, as_) = (b.as_slice()?, a.as_slice()?);
+        same_len(bs, as_)?;
+        let out = run(py, |_| Ok(log_partition_many(&p, &pr, bs, as_)))?;
+        Ok(out.into_pyarray(py))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,5 +1,6 @@
 //! Threads and random streams.
 
+use crate::runtime::guard;
 use crate::runtime::{pool, run};
 use hdcore_kernels::rng::fill_standard_normal;
 use hdcore_kernels::threads;
@@ -10,7 +11,9 @@ use pyo3::prelude::*;
 #[pyfunction]
 #[pyo3(signature = (n_threads=None))]
 fn resolve_threads(n_threads: Option<usize>) -> PyResult<usize> {
-    threads::resolve(n_threads).map_err(|e| crate::errors::to_pyerr(e, None))
+    guard(|| {
+        threads::resolve(n_threads).map_err(|e| crate::errors::to_pyerr(e, None))
+    })
 }
 
 /// `n` i.i.d. N(0,1) draws from the streams `(seed, domain, chunk)`.
@@ -23,13 +26,15 @@ fn standard_normal<'py>(
     domain: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let p = pool(n_threads)?;
-    let out = run(py, |_| {
-        let mut v = vec![0.0; n];
-        fill_standard_normal(&p, seed, domain, &mut v);
-        Ok(v)
-    })?;
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let out = run(py, |_| {
+            let mut v = hdcore_kernels::alloc::zeroed::<f64>("n", n)?;
+            fill_standard_normal(&p, seed, domain, &mut v);
+            Ok(v)
+        })?;
+        Ok(out.into_pyarray(py))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

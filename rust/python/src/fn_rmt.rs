@@ -1,10 +1,11 @@
 //! Random-matrix toolbox: spectral laws, eigendecomposition / SVD, empirical Stieltjes
 //! transforms, RIE, samplers.
 
+use crate::runtime::guard;
 use crate::convert::vector;
 use crate::errors::to_pyerr;
 use crate::runtime::{pool, run};
-use hdcore_kernels::rmt::eig::{eigh as k_eigh, reconstruct, svd as k_svd};
+use hdcore_kernels::rmt::eig::{check_symmetric, eigh as k_eigh, reconstruct, svd as k_svd};
 use hdcore_kernels::rmt::sample::sample_spectrum;
 use hdcore_kernels::rmt::{empirical, rie_rectangular, rie_symmetric, Hilbert, Law};
 use hdcore_kernels::threads::ThreadPool;
@@ -106,17 +107,19 @@ fn rmt_stieltjes<'py>(
     im: &Bound<'py, PyAny>,
     n_threads: Option<usize>,
 ) -> PyResult<(F64Array<'py>, F64Array<'py>)> {
-    let l = law(kind, &params)?;
-    let p = pool(n_threads)?;
-    let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
-    let (rs, is) = (re.as_slice()?, im.as_slice()?);
-    if rs.len() != is.len() {
-        return Err(PyValueError::new_err(
-            "`re` and `im` must have the same length",
-        ));
-    }
-    let (gr, gi) = run(py, |_| l.stieltjes_many(&p, rs, is))?;
-    Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
+    guard(|| {
+        let l = law(kind, &params)?;
+        let p = pool(n_threads)?;
+        let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
+        let (rs, is) = (re.as_slice()?, im.as_slice()?);
+        if rs.len() != is.len() {
+            return Err(PyValueError::new_err(
+                "`re` and `im` must have the same length",
+            ));
+        }
+        let (gr, gi) = run(py, |_| l.stieltjes_many(&p, rs, is))?;
+        Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
+    })
 }
 
 /// Density of the continuous part at `x`.
@@ -129,25 +132,31 @@ fn rmt_density<'py>(
     x: &Bound<'py, PyAny>,
     n_threads: Option<usize>,
 ) -> PyResult<F64Array<'py>> {
-    let l = law(kind, &params)?;
-    let p = pool(n_threads)?;
-    let x = vector::<f64>(&p, x, "x")?;
-    let xs = x.as_slice()?;
-    let out = run(py, |_| l.density_many(&p, xs))?;
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let l = law(kind, &params)?;
+        let p = pool(n_threads)?;
+        let x = vector::<f64>(&p, x, "x")?;
+        let xs = x.as_slice()?;
+        let out = run(py, |_| l.density_many(&p, xs))?;
+        Ok(out.into_pyarray(py))
+    })
 }
 
 /// Support intervals of the continuous part.
 #[pyfunction]
 fn rmt_support(py: Python<'_>, kind: &str, params: Vec<f64>) -> PyResult<Vec<(f64, f64)>> {
-    let l = law(kind, &params)?;
-    run(py, |_| l.support())
+    guard(|| {
+        let l = law(kind, &params)?;
+        run(py, |_| l.support())
+    })
 }
 
 /// Atoms `(location, mass)`.
 #[pyfunction]
 fn rmt_atoms(kind: &str, params: Vec<f64>) -> PyResult<Vec<(f64, f64)>> {
-    Ok(law(kind, &params)?.atoms())
+    guard(|| {
+        Ok(law(kind, &params)?.atoms())
+    })
 }
 
 /// Gauss rule `(x, w, rho)` over the continuous part (`n` nodes per panel).
@@ -160,19 +169,21 @@ fn rmt_quadrature<'py>(
     n: usize,
     n_threads: Option<usize>,
 ) -> PyResult<(F64Array<'py>, F64Array<'py>, F64Array<'py>)> {
-    let l = law(kind, &params)?;
-    let p = pool(n_threads)?;
-    if !(2..=4096).contains(&n) {
-        return Err(PyValueError::new_err(format!(
-            "`n` must be in 2..=4096, got {n}"
-        )));
-    }
-    let q = run(py, |_| l.quadrature(&p, n))?;
-    Ok((
-        q.x.into_pyarray(py),
-        q.w.into_pyarray(py),
-        q.rho.into_pyarray(py),
-    ))
+    guard(|| {
+        let l = law(kind, &params)?;
+        let p = pool(n_threads)?;
+        if !(2..=4096).contains(&n) {
+            return Err(PyValueError::new_err(format!(
+                "`n` must be in 2..=4096, got {n}"
+            )));
+        }
+        let q = run(py, |_| l.quadrature(&p, n))?;
+        Ok((
+            q.x.into_pyarray(py),
+            q.w.into_pyarray(py),
+            q.rho.into_pyarray(py),
+        ))
+    })
 }
 
 /// Denoising MMSE of the prior whose noisy observation has the law (`mp_semicircle`,
@@ -185,9 +196,11 @@ fn rmt_denoising_mmse(
     params: Vec<f64>,
     n_threads: Option<usize>,
 ) -> PyResult<f64> {
-    let l = law(kind, &params)?;
-    let p = pool(n_threads)?;
-    run(py, |_| l.denoising_mmse(&p))
+    guard(|| {
+        let l = law(kind, &params)?;
+        let p = pool(n_threads)?;
+        run(py, |_| l.denoising_mmse(&p))
+    })
 }
 
 /// Spectrum of a random matrix of size `d` with the law (see `rmt::sample`).
@@ -201,10 +214,12 @@ fn rmt_sample_spectrum<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<F64Array<'py>> {
-    let l = law(kind, &params)?;
-    let p = pool(n_threads)?;
-    let out = run(py, |_| sample_spectrum(&p, &l, d, seed))?;
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let l = law(kind, &params)?;
+        let p = pool(n_threads)?;
+        let out = run(py, |_| sample_spectrum(&p, &l, d, seed))?;
+        Ok(out.into_pyarray(py))
+    })
 }
 
 /// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
@@ -216,21 +231,26 @@ fn eigh<'py>(
     vectors: bool,
     n_threads: Option<usize>,
 ) -> PyResult<(F64Array<'py>, Option<Bound<'py, PyArray2<f64>>>)> {
-    let p = pool(n_threads)?;
-    let (a, r, c) = matrix64(&p, a, "a")?;
-    if r != c {
-        return Err(PyValueError::new_err(format!(
-            "`a` must be square, got shape ({r}, {c})"
-        )));
-    }
-    let s = a.as_slice()?;
-    let e = run(py, |_| k_eigh(&p, s, r, vectors))?;
-    let v = if vectors {
-        Some(to_array2(py, e.vectors, r, r)?)
-    } else {
-        None
-    };
-    Ok((e.values.into_pyarray(py), v))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (a, r, c) = matrix64(&p, a, "a")?;
+        if r != c {
+            return Err(PyValueError::new_err(format!(
+                "`a` must be square, got shape ({r}, {c})"
+            )));
+        }
+        let s = a.as_slice()?;
+        let e = run(py, |_| {
+            check_symmetric(&p, s, r, "a")?;
+            k_eigh(&p, s, r, vectors)
+        })?;
+        let v = if vectors {
+            Some(to_array2(py, e.vectors, r, r)?)
+        } else {
+            None
+        };
+        Ok((e.values.into_pyarray(py), v))
+    })
 }
 
 type SvdOut<'py> = (
@@ -248,20 +268,22 @@ fn svd<'py>(
     vectors: bool,
     n_threads: Option<usize>,
 ) -> PyResult<SvdOut<'py>> {
-    let p = pool(n_threads)?;
-    let (a, r, c) = matrix64(&p, a, "a")?;
-    let s = a.as_slice()?;
-    let out = run(py, |_| k_svd(&p, s, r, c, vectors))?;
-    let k = r.min(c);
-    let (u, v) = if vectors {
-        (
-            Some(to_array2(py, out.u, r, k)?),
-            Some(to_array2(py, out.v, c, k)?),
-        )
-    } else {
-        (None, None)
-    };
-    Ok((u, out.values.into_pyarray(py), v))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (a, r, c) = matrix64(&p, a, "a")?;
+        let s = a.as_slice()?;
+        let out = run(py, |_| k_svd(&p, s, r, c, vectors))?;
+        let k = r.min(c);
+        let (u, v) = if vectors {
+            (
+                Some(to_array2(py, out.u, r, k)?),
+                Some(to_array2(py, out.v, c, k)?),
+            )
+        } else {
+            (None, None)
+        };
+        Ok((u, out.values.into_pyarray(py), v))
+    })
 }
 
 /// `L diag(f) R^T`.
@@ -274,20 +296,22 @@ fn spectral_reconstruct<'py>(
     right: &Bound<'py, PyAny>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let p = pool(n_threads)?;
-    let (l, m, k1) = matrix64(&p, left, "left")?;
-    let (r, n, k2) = matrix64(&p, right, "right")?;
-    let f = vector::<f64>(&p, f, "f")?;
-    let fs = f.as_slice()?;
-    if k1 != fs.len() || k2 != fs.len() {
-        return Err(PyValueError::new_err(format!(
-            "`left`, `f` and `right` must share k = len(f) = {}, got {k1} and {k2} columns",
-            fs.len()
-        )));
-    }
-    let (ls, rs) = (l.as_slice()?, r.as_slice()?);
-    let out = run(py, |_| reconstruct(&p, ls, fs, rs, m, n))?;
-    to_array2(py, out, m, n)
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (l, m, k1) = matrix64(&p, left, "left")?;
+        let (r, n, k2) = matrix64(&p, right, "right")?;
+        let f = vector::<f64>(&p, f, "f")?;
+        let fs = f.as_slice()?;
+        if k1 != fs.len() || k2 != fs.len() {
+            return Err(PyValueError::new_err(format!(
+                "`left`, `f` and `right` must share k = len(f) = {}, got {k1} and {k2} columns",
+                fs.len()
+            )));
+        }
+        let (ls, rs) = (l.as_slice()?, r.as_slice()?);
+        let out = run(py, |_| reconstruct(&p, ls, fs, rs, m, n))?;
+        to_array2(py, out, m, n)
+    })
 }
 
 /// Empirical Stieltjes transform `(1/n) sum_j 1/(z - lambda_j)` (symmetrised over `+-lambda`
@@ -302,19 +326,21 @@ fn empirical_stieltjes<'py>(
     symmetrised: bool,
     n_threads: Option<usize>,
 ) -> PyResult<(F64Array<'py>, F64Array<'py>)> {
-    let p = pool(n_threads)?;
-    let e = vector::<f64>(&p, eigs, "eigs")?;
-    let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
-    let (es, rs, is) = (e.as_slice()?, re.as_slice()?, im.as_slice()?);
-    if rs.len() != is.len() {
-        return Err(PyValueError::new_err(
-            "`re` and `im` must have the same length",
-        ));
-    }
-    let (gr, gi) = run(py, |_| {
-        Ok(empirical::stieltjes_split(&p, es, rs, is, symmetrised))
-    })?;
-    Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let e = vector::<f64>(&p, eigs, "eigs")?;
+        let (re, im) = (vector::<f64>(&p, re, "re")?, vector::<f64>(&p, im, "im")?);
+        let (es, rs, is) = (e.as_slice()?, re.as_slice()?, im.as_slice()?);
+        if rs.len() != is.len() {
+            return Err(PyValueError::new_err(
+                "`re` and `im` must have the same length",
+            ));
+        }
+        let (gr, gi) = run(py, |_| {
+            Ok(empirical::stieltjes_split(&p, es, rs, is, symmetrised))
+        })?;
+        Ok((gr.into_pyarray(py), gi.into_pyarray(py)))
+    })
 }
 
 /// Rotationally invariant estimator of `y` at noise `delta`. `law_kind`/`law_params` give the
@@ -333,31 +359,33 @@ fn rie<'py>(
     rectangular: bool,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = pool(n_threads)?;
-    let (ym, r, c) = matrix64(&p, y, "y")?;
-    let source = match law_kind {
-        Some(k) => Hilbert::Theory(law(k, &law_params.unwrap_or_default())?),
-        None => Hilbert::Empirical { eta },
-    };
-    if !rectangular && r != c {
-        return Err(PyValueError::new_err(format!(
-            "`y` must be square for the symmetric RIE, got shape ({r}, {c})"
-        )));
-    }
-    let s = ym.as_slice()?;
-    let out = run(py, |_| {
-        if rectangular {
-            rie_rectangular(&p, s, r, c, delta, &source)
-        } else {
-            rie_symmetric(&p, s, r, delta, &source)
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (ym, r, c) = matrix64(&p, y, "y")?;
+        let source = match law_kind {
+            Some(k) => Hilbert::Theory(law(k, &law_params.unwrap_or_default())?),
+            None => Hilbert::Empirical { eta },
+        };
+        if !rectangular && r != c {
+            return Err(PyValueError::new_err(format!(
+                "`y` must be square for the symmetric RIE, got shape ({r}, {c})"
+            )));
         }
-    })?;
-    let d = PyDict::new(py);
-    d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
-    d.set_item("values", out.values.into_pyarray(py))?;
-    d.set_item("shrunk", out.shrunk.into_pyarray(py))?;
-    d.set_item("hilbert", out.hilbert.into_pyarray(py))?;
-    Ok(d)
+        let s = ym.as_slice()?;
+        let out = run(py, |_| {
+            if rectangular {
+                rie_rectangular(&p, s, r, c, delta, &source)
+            } else {
+                rie_symmetric(&p, s, r, delta, &source)
+            }
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
+        d.set_item("values", out.values.into_pyarray(py))?;
+        d.set_item("shrunk", out.shrunk.into_pyarray(py))?;
+        d.set_item("hilbert", out.hilbert.into_pyarray(py))?;
+        Ok(d)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

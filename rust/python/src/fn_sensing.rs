@@ -4,10 +4,13 @@
 //! `"gaussian_symmetric"` (`seed`, `n`, `d1 = d2 = d`) or `"gaussian_rect"` (`seed`, `n`, `d1`,
 //! `d2`); the Gaussian ones regenerate their matrices from `seed`.
 
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::convert::{finite, vector};
 use crate::errors::to_pyerr;
 use crate::fn_rmt::{matrix64, to_array2};
-use crate::runtime::{pool, run};
+use crate::runtime::{ensure_fits, pool, run};
+use hdcore_kernels::alloc::bytes;
 use hdcore_kernels::rmt::SpectralPrior;
 use hdcore_kernels::sensing::models::{
     gaussian_inputs, labels, network_labels, product_teacher, wishart_teacher,
@@ -123,25 +126,32 @@ fn sensing_forward<'py>(
     n: usize,
     n_threads: Option<usize>,
 ) -> PyResult<F64Array<'py>> {
-    let p = pool(n_threads)?;
-    let data = op_data(&p, kind, x)?;
-    let (sm, r, c) = matrix64(&p, s, "s")?;
-    let op = operator(kind, &data, seed, n, r, c)?;
-    if op.rows() != r || op.cols() != c {
-        return Err(PyValueError::new_err(format!(
-            "`s` has shape ({r}, {c}), expected ({}, {})",
-            op.rows(),
-            op.cols()
-        )));
-    }
-    let ss = sm.as_slice()?;
-    let op = &*op;
-    let out = run(py, |_| {
-        let mut h = vec![0.0; op.n_samples()];
-        op.forward(&p, ss, &mut h)?;
-        Ok(h)
-    })?;
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let data = op_data(&p, kind, x)?;
+        let (sm, r, c) = matrix64(&p, s, "s")?;
+        let op = operator(kind, &data, seed, n, r, c)?;
+        if op.rows() != r || op.cols() != c {
+            return Err(PyValueError::new_err(format!(
+                "`s` has shape ({r}, {c}), expected ({}, {})",
+                op.rows(),
+                op.cols()
+            )));
+        }
+        let ss = sm.as_slice()?;
+        let op = &*op;
+        // the output and one design matrix per thread
+        ensure_fits(&[
+            ("n", bytes::<f64>("n", &[op.n_samples()])),
+            ("s", bytes::<f64>("s", &[p.current_num_threads(), r, c])),
+        ])?;
+        let out = run(py, |_| {
+            let mut h = zeros("n", &[op.n_samples()])?;
+            op.forward(&p, ss, &mut h)?;
+            Ok(h)
+        })?;
+        Ok(out.into_pyarray(py))
+    })
 }
 
 /// `sum_mu g_mu A_mu` as a `d1 x d2` matrix.
@@ -158,19 +168,23 @@ fn sensing_adjoint<'py>(
     d2: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Mat<'py>> {
-    let p = pool(n_threads)?;
-    let data = op_data(&p, kind, x)?;
-    let g = vector::<f64>(&p, g, "g")?;
-    let gs = g.as_slice()?;
-    let op = operator(kind, &data, seed, gs.len(), d1, d2)?;
-    let (r, c) = (op.rows(), op.cols());
-    let op = &*op;
-    let out = run(py, |_| {
-        let mut m = vec![0.0; r * c];
-        op.adjoint(&p, gs, &mut m)?;
-        Ok(m)
-    })?;
-    to_array2(py, out, r, c)
+    guard(|| {
+        let p = pool(n_threads)?;
+        let data = op_data(&p, kind, x)?;
+        let g = vector::<f64>(&p, g, "g")?;
+        let gs = g.as_slice()?;
+        let op = operator(kind, &data, seed, gs.len(), d1, d2)?;
+        let (r, c) = (op.rows(), op.cols());
+        let op = &*op;
+        // the output and one design matrix and partial sum per thread
+        ensure_fits(&[("d1", bytes::<f64>("d1", &[2 * p.current_num_threads() + 1, r, c]))])?;
+        let out = run(py, |_| {
+            let mut m = zeros("d1", &[r, c])?;
+            op.adjoint(&p, gs, &mut m)?;
+            Ok(m)
+        })?;
+        to_array2(py, out, r, c)
+    })
 }
 
 /// The normalised Gaussian sensing matrices `A_mu`, `mu` in `start..stop` (small sizes only).
@@ -185,59 +199,61 @@ fn sensing_design<'py>(
     d1: usize,
     d2: usize,
 ) -> PyResult<Bound<'py, PyArray3<f64>>> {
-    if stop < start {
-        return Err(PyValueError::new_err("`stop` must be >= `start`"));
-    }
-    let count = stop - start;
-    if count.saturating_mul(d1).saturating_mul(d2) > 1 << 28 {
-        return Err(PyValueError::new_err(
-            "the requested design has more than 2^28 entries; use the implicit operators",
-        ));
-    }
-    let data = match kind {
-        "gaussian_symmetric" => {
-            let op =
-                GaussianSymmetric::new(seed, stop.max(1), d1).map_err(|e| to_pyerr(e, None))?;
-            if d1 != d2 {
-                return Err(PyValueError::new_err("symmetric sensing needs d1 == d2"));
-            }
-            let d = d1;
-            let scale = 1.0 / (d as f64).sqrt();
-            let mut out = vec![0.0; count * d * d];
-            let mut buf = vec![0.0; d * (d + 1) / 2];
-            for (k, mu) in (start..stop).enumerate() {
-                op.upper(mu, &mut buf);
-                let mut t = 0;
-                for i in 0..d {
-                    for j in i..d {
-                        out[k * d * d + i * d + j] = buf[t] * scale;
-                        out[k * d * d + j * d + i] = buf[t] * scale;
-                        t += 1;
+    guard(|| {
+        if stop < start {
+            return Err(PyValueError::new_err("`stop` must be >= `start`"));
+        }
+        let count = stop - start;
+        if count.max(1).saturating_mul(d1).saturating_mul(d2) > 1 << 28 {
+            return Err(PyValueError::new_err(
+                "the requested design has more than 2^28 entries; use the implicit operators",
+            ));
+        }
+        let data = match kind {
+            "gaussian_symmetric" => {
+                let op =
+                    GaussianSymmetric::new(seed, stop.max(1), d1).map_err(|e| to_pyerr(e, None))?;
+                if d1 != d2 {
+                    return Err(PyValueError::new_err("symmetric sensing needs d1 == d2"));
+                }
+                let d = d1;
+                let scale = 1.0 / (d as f64).sqrt();
+                let mut out = zeros("count", &[count, d, d]).map_err(|e| to_pyerr(e, None))?;
+                let mut buf = vec![0.0; d * (d + 1) / 2];
+                for (k, mu) in (start..stop).enumerate() {
+                    op.upper(mu, &mut buf);
+                    let mut t = 0;
+                    for i in 0..d {
+                        for j in i..d {
+                            out[k * d * d + i * d + j] = buf[t] * scale;
+                            out[k * d * d + j * d + i] = buf[t] * scale;
+                            t += 1;
+                        }
                     }
                 }
+                out
             }
-            out
-        }
-        "gaussian_rect" => {
-            let op = GaussianRect::new(seed, stop.max(1), d1, d2).map_err(|e| to_pyerr(e, None))?;
-            let scale = 1.0 / ((d1 * d2) as f64).sqrt();
-            let mut out = vec![0.0; count * d1 * d2];
-            for (k, mu) in (start..stop).enumerate() {
-                let chunk = &mut out[k * d1 * d2..(k + 1) * d1 * d2];
-                op.matrix(mu, chunk);
-                chunk.iter_mut().for_each(|v| *v *= scale);
+            "gaussian_rect" => {
+                let op = GaussianRect::new(seed, stop.max(1), d1, d2).map_err(|e| to_pyerr(e, None))?;
+                let scale = 1.0 / ((d1 * d2) as f64).sqrt();
+                let mut out = zeros("count", &[count, d1, d2]).map_err(|e| to_pyerr(e, None))?;
+                for (k, mu) in (start..stop).enumerate() {
+                    let chunk = &mut out[k * d1 * d2..(k + 1) * d1 * d2];
+                    op.matrix(mu, chunk);
+                    chunk.iter_mut().for_each(|v| *v *= scale);
+                }
+                out
             }
-            out
-        }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "`kind` must be 'gaussian_symmetric' or 'gaussian_rect', got {other:?}"
-            )))
-        }
-    };
-    Ok(Array3::from_shape_vec((count, d1, d2), data)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-        .into_pyarray(py))
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "`kind` must be 'gaussian_symmetric' or 'gaussian_rect', got {other:?}"
+                )))
+            }
+        };
+        Ok(Array3::from_shape_vec((count, d1, d2), data)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py))
+    })
 }
 
 /// Wishart teacher `(W, S = W^T W / m)`.
@@ -250,9 +266,11 @@ fn sample_wishart_teacher<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<(Mat<'py>, Mat<'py>)> {
-    let p = pool(n_threads)?;
-    let (w, s) = run(py, |_| wishart_teacher(&p, d, m, seed))?;
-    Ok((to_array2(py, w, m, d)?, to_array2(py, s, d, d)?))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (w, s) = run(py, |_| wishart_teacher(&p, d, m, seed))?;
+        Ok((to_array2(py, w, m, d)?, to_array2(py, s, d, d)?))
+    })
 }
 
 /// Product teacher `(V, U, S = V U / sqrt(r))`.
@@ -266,13 +284,15 @@ fn sample_product_teacher<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<(Mat<'py>, Mat<'py>, Mat<'py>)> {
-    let p = pool(n_threads)?;
-    let (v, u, s) = run(py, |_| product_teacher(&p, rows, cols, r, seed))?;
-    Ok((
-        to_array2(py, v, rows, r)?,
-        to_array2(py, u, r, cols)?,
-        to_array2(py, s, rows, cols)?,
-    ))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (v, u, s) = run(py, |_| product_teacher(&p, rows, cols, r, seed))?;
+        Ok((
+            to_array2(py, v, rows, r)?,
+            to_array2(py, u, r, cols)?,
+            to_array2(py, s, rows, cols)?,
+        ))
+    })
 }
 
 /// `n x d` i.i.d. N(0, 1) inputs.
@@ -285,9 +305,12 @@ fn sample_inputs<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Mat<'py>> {
-    let p = pool(n_threads)?;
-    let x = run(py, |_| Ok(gaussian_inputs(&p, n, d, seed)))?;
-    to_array2(py, x, n, d)
+    guard(|| {
+        let p = pool(n_threads)?;
+        ensure_fits(&[("n", bytes::<f64>("n", &[n, d]))])?;
+        let x = run(py, |_| Ok(gaussian_inputs(&p, n, d, seed)))?;
+        to_array2(py, x, n, d)
+    })
 }
 
 /// Labels `<A_mu, S> + sqrt(noise) xi_mu`.
@@ -305,15 +328,21 @@ fn sensing_labels<'py>(
     n: usize,
     n_threads: Option<usize>,
 ) -> PyResult<F64Array<'py>> {
-    let p = pool(n_threads)?;
-    let noise = finite(noise, "noise", 0.0)?;
-    let data = op_data(&p, kind, x)?;
-    let (sm, r, c) = matrix64(&p, s, "s")?;
-    let op = operator(kind, &data, design_seed, n, r, c)?;
-    let ss = sm.as_slice()?;
-    let op = &*op;
-    let y = run(py, |_| labels(&p, op, ss, noise, seed))?;
-    Ok(y.into_pyarray(py))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let noise = finite(noise, "noise", 0.0)?;
+        let data = op_data(&p, kind, x)?;
+        let (sm, r, c) = matrix64(&p, s, "s")?;
+        let op = operator(kind, &data, design_seed, n, r, c)?;
+        let ss = sm.as_slice()?;
+        let op = &*op;
+        ensure_fits(&[
+            ("n", bytes::<f64>("n", &[2, op.n_samples()])),
+            ("s", bytes::<f64>("s", &[p.current_num_threads(), r, c])),
+        ])?;
+        let y = run(py, |_| labels(&p, op, ss, noise, seed))?;
+        Ok(y.into_pyarray(py))
+    })
 }
 
 /// Labels of the quadratic network in sensing units (pre-activation noise `sigma`).
@@ -327,17 +356,19 @@ fn quadratic_network_labels<'py>(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<F64Array<'py>> {
-    let p = pool(n_threads)?;
-    let (xm, n, d) = matrix64(&p, x, "x")?;
-    let (wm, m, d2) = matrix64(&p, w, "w")?;
-    if d2 != d {
-        return Err(PyValueError::new_err(format!(
-            "`w` has {d2} columns, expected d = {d}"
-        )));
-    }
-    let (xs, ws) = (xm.as_slice()?, wm.as_slice()?);
-    let y = run(py, |_| network_labels(&p, xs, ws, n, d, m, sigma, seed))?;
-    Ok(y.into_pyarray(py))
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (xm, n, d) = matrix64(&p, x, "x")?;
+        let (wm, m, d2) = matrix64(&p, w, "w")?;
+        if d2 != d {
+            return Err(PyValueError::new_err(format!(
+                "`w` has {d2} columns, expected d = {d}"
+            )));
+        }
+        let (xs, ws) = (xm.as_slice()?, wm.as_slice()?);
+        let y = run(py, |_| network_labels(&p, xs, ws, n, d, m, sigma, seed))?;
+        Ok(y.into_pyarray(py))
+    })
 }
 
 /// GAMP-RIE (see `hdcore_kernels::sensing::gamp_rie`).
@@ -363,51 +394,58 @@ fn gamp_rie<'py>(
     tol: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = pool(n_threads)?;
-    let pr = prior(prior_kind, &prior_params)?;
-    let noise = finite(noise, "noise", 0.0)?;
-    if !(0.0..1.0).contains(&damping) {
-        return Err(PyValueError::new_err(format!(
-            "`damping` must be in [0, 1), got {damping}"
-        )));
-    }
-    let tol = finite(tol, "tol", 0.0)?;
-    let data = op_data(&p, kind, x)?;
-    let y = vector::<f64>(&p, y, "y")?;
-    let ys = y.as_slice()?;
-    let op = operator(kind, &data, seed, ys.len(), d1, d2)?;
-    let (r, c) = (op.rows(), op.cols());
-    let (im, ir, ic) = matrix64(&p, init, "init")?;
-    if (ir, ic) != (r, c) {
-        return Err(PyValueError::new_err(format!(
-            "`init` has shape ({ir}, {ic}), expected ({r}, {c})"
-        )));
-    }
-    let truth = opt_truth(&p, truth, r, c)?;
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    let is = im.as_slice()?;
-    check_len(is, r * c, "init")?;
-    let op = &*op;
-    let opts = GampOptions {
-        n_iter,
-        damping,
-        tol,
-    };
-    let out = run(py, |ctl| {
-        k_gamp(&p, op, ys, noise, &pr, is, init_mmse, ts, opts, ctl)
-    })?;
-    let d = PyDict::new(py);
-    d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
-    d.set_item("mse", out.mse.into_pyarray(py))?;
-    d.set_item("delta_eff", out.delta_eff.into_pyarray(py))?;
-    d.set_item("mmse", out.mmse.into_pyarray(py))?;
-    d.set_item("diff", out.diff.into_pyarray(py))?;
-    d.set_item("n_iter", out.n_iter)?;
-    d.set_item("converged", out.converged)?;
-    Ok(d)
+    guard(|| {
+        let p = pool(n_threads)?;
+        let pr = prior(prior_kind, &prior_params)?;
+        let noise = finite(noise, "noise", 0.0)?;
+        if !(0.0..1.0).contains(&damping) {
+            return Err(PyValueError::new_err(format!(
+                "`damping` must be in [0, 1), got {damping}"
+            )));
+        }
+        let tol = finite(tol, "tol", 0.0)?;
+        let data = op_data(&p, kind, x)?;
+        let y = vector::<f64>(&p, y, "y")?;
+        let ys = y.as_slice()?;
+        let op = operator(kind, &data, seed, ys.len(), d1, d2)?;
+        let (r, c) = (op.rows(), op.cols());
+        // fields and estimates (several d1 x d2), per-thread design matrices, per-sample state
+        ensure_fits(&[
+            ("d1", bytes::<f64>("d1", &[8 + 2 * p.current_num_threads(), r, c])),
+            ("y", bytes::<f64>("y", &[6, ys.len()])),
+        ])?;
+        let (im, ir, ic) = matrix64(&p, init, "init")?;
+        if (ir, ic) != (r, c) {
+            return Err(PyValueError::new_err(format!(
+                "`init` has shape ({ir}, {ic}), expected ({r}, {c})"
+            )));
+        }
+        let truth = opt_truth(&p, truth, r, c)?;
+        let ts = match &truth {
+            Some(t) => Some(t.as_slice()?),
+            None => None,
+        };
+        let is = im.as_slice()?;
+        check_len(is, r * c, "init")?;
+        let op = &*op;
+        let opts = GampOptions {
+            n_iter,
+            damping,
+            tol,
+        };
+        let out = run(py, |ctl| {
+            k_gamp(&p, op, ys, noise, &pr, is, init_mmse, ts, opts, ctl)
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
+        d.set_item("mse", out.mse.into_pyarray(py))?;
+        d.set_item("delta_eff", out.delta_eff.into_pyarray(py))?;
+        d.set_item("mmse", out.mmse.into_pyarray(py))?;
+        d.set_item("diff", out.diff.into_pyarray(py))?;
+        d.set_item("n_iter", out.n_iter)?;
+        d.set_item("converged", out.converged)?;
+        Ok(d)
+    })
 }
 
 fn gd_options(
@@ -451,67 +489,76 @@ fn factorised_gd<'py>(
     record_every: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let p = pool(n_threads)?;
-    let opts = gd_options(lr, n_steps, tol, weight_decay, record_every)?;
-    let init_scale = finite(init_scale, "init_scale", 0.0)?;
-    if width == 0 || n_inits == 0 {
-        return Err(PyValueError::new_err(
-            "`width` and `n_inits` must be at least 1",
-        ));
-    }
-    let data = op_data(&p, kind, x)?;
-    let y = vector::<f64>(&p, y, "y")?;
-    let ys = y.as_slice()?;
-    let op = operator(kind, &data, seed, ys.len(), d1, d2)?;
-    let (r, c) = (op.rows(), op.cols());
-    let truth = opt_truth(&p, truth, r, c)?;
-    let ts = match &truth {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    let op = &*op;
-    let (first, avg) = run(py, |ctl| {
-        let mut f = Factors::gaussian(&p, op.symmetric(), r, c, width, init_scale, init_seed, 0);
-        let first = k_gd(&p, op, ys, &mut f, ts, opts, ctl)?;
-        let avg = if n_inits > 1 {
-            Some(gd_averaged(
-                &p, op, ys, width, n_inits, init_scale, init_seed, ts, opts, ctl,
-            )?)
-        } else {
-            None
+    guard(|| {
+        let p = pool(n_threads)?;
+        let opts = gd_options(lr, n_steps, tol, weight_decay, record_every)?;
+        let init_scale = finite(init_scale, "init_scale", 0.0)?;
+        if width == 0 || n_inits == 0 {
+            return Err(PyValueError::new_err(
+                "`width` and `n_inits` must be at least 1",
+            ));
+        }
+        let data = op_data(&p, kind, x)?;
+        let y = vector::<f64>(&p, y, "y")?;
+        let ys = y.as_slice()?;
+        let op = operator(kind, &data, seed, ys.len(), d1, d2)?;
+        let (r, c) = (op.rows(), op.cols());
+        // factors and their gradients (width x (d1 + d2), a few copies), the estimate, its
+        // gradient and averages (d1 x d2), per-thread design matrices, per-sample residuals
+        ensure_fits(&[
+            ("width", bytes::<f64>("width", &[6, width, r.saturating_add(c)])),
+            ("d1", bytes::<f64>("d1", &[6 + 2 * p.current_num_threads(), r, c])),
+            ("y", bytes::<f64>("y", &[4, ys.len()])),
+        ])?;
+        let truth = opt_truth(&p, truth, r, c)?;
+        let ts = match &truth {
+            Some(t) => Some(t.as_slice()?),
+            None => None,
         };
-        Ok((first, avg))
-    })?;
-    let d = PyDict::new(py);
-    d.set_item(
-        "steps",
-        first
-            .steps
-            .iter()
-            .map(|&s| s as f64)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item("loss", first.loss.into_pyarray(py))?;
-    d.set_item("mse", first.mse.into_pyarray(py))?;
-    d.set_item("n_steps", first.n_steps)?;
-    d.set_item("converged", first.converged)?;
-    d.set_item("final_lr", first.final_lr)?;
-    match avg {
-        Some(a) => {
-            d.set_item("estimate", to_array2(py, a.estimate, r, c)?)?;
-            d.set_item("single_estimate", to_array2(py, first.estimate, r, c)?)?;
-            d.set_item("run_mse", a.run_mse.into_pyarray(py))?;
-            d.set_item("run_loss", a.run_loss.into_pyarray(py))?;
-            d.set_item("averaged_mse", a.averaged_mse.into_pyarray(py))?;
+        let op = &*op;
+        let (first, avg) = run(py, |ctl| {
+            let mut f = Factors::gaussian(&p, op.symmetric(), r, c, width, init_scale, init_seed, 0);
+            let first = k_gd(&p, op, ys, &mut f, ts, opts, ctl)?;
+            let avg = if n_inits > 1 {
+                Some(gd_averaged(
+                    &p, op, ys, width, n_inits, init_scale, init_seed, ts, opts, ctl,
+                )?)
+            } else {
+                None
+            };
+            Ok((first, avg))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item(
+            "steps",
+            first
+                .steps
+                .iter()
+                .map(|&s| s as f64)
+                .collect::<Vec<_>>()
+                .into_pyarray(py),
+        )?;
+        d.set_item("loss", first.loss.into_pyarray(py))?;
+        d.set_item("mse", first.mse.into_pyarray(py))?;
+        d.set_item("n_steps", first.n_steps)?;
+        d.set_item("converged", first.converged)?;
+        d.set_item("final_lr", first.final_lr)?;
+        match avg {
+            Some(a) => {
+                d.set_item("estimate", to_array2(py, a.estimate, r, c)?)?;
+                d.set_item("single_estimate", to_array2(py, first.estimate, r, c)?)?;
+                d.set_item("run_mse", a.run_mse.into_pyarray(py))?;
+                d.set_item("run_loss", a.run_loss.into_pyarray(py))?;
+                d.set_item("averaged_mse", a.averaged_mse.into_pyarray(py))?;
+            }
+            None => {
+                let est = to_array2(py, first.estimate, r, c)?;
+                d.set_item("single_estimate", est.clone())?;
+                d.set_item("estimate", est)?;
+            }
         }
-        None => {
-            let est = to_array2(py, first.estimate, r, c)?;
-            d.set_item("single_estimate", est.clone())?;
-            d.set_item("estimate", est)?;
-        }
-    }
-    Ok(d)
+        Ok(d)
+    })
 }
 
 fn opt_truth<'py>(

@@ -1,6 +1,8 @@
 //! Online SGD on sequence single-index models and single-layer attention.
 
-use crate::runtime::{pool, run};
+use crate::runtime::guard;
+use crate::runtime::zeros;
+use crate::runtime::{ensure_fits, pool, run};
 use hdcore_kernels::sgd::{
     self, full, reduced, Activation, Function, Loss, Problem, Readout, SgdOptions, Student, Teacher,
 };
@@ -165,42 +167,55 @@ fn sgd_simulate<'py>(
     return_weights: bool,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let pb = problem(spec)?;
-    if !(lr.is_finite() && lr >= 0.0) {
-        return Err(PyValueError::new_err(format!(
-            "`lr` must be finite and >= 0, got {lr}"
-        )));
-    }
-    let o = SgdOptions {
-        d,
-        lr,
-        steps,
-        batch,
-        spherical,
-        record,
-        stop_overlap,
-        m0,
-        e0,
-    };
-    o.validate(&pb).map_err(verr)?;
-    let p = pool(n_threads)?;
-    let k = pb.blocks();
-    let outs = match mode {
-        "full" => run(py, |ctl| {
-            full::simulate(&p, &pb, &o, seed, &runs, return_weights, ctl)
-        })?,
-        "reduced" => run(py, |ctl| reduced::simulate(&p, &pb, &o, seed, &runs, ctl))?,
-        other => {
+    guard(|| {
+        let pb = problem(spec)?;
+        if !(lr.is_finite() && lr >= 0.0) {
             return Err(PyValueError::new_err(format!(
-                "`mode` must be 'full' or 'reduced', got {other:?}"
-            )))
+                "`lr` must be finite and >= 0, got {lr}"
+            )));
         }
-    };
-    let list = PyList::empty(py);
-    for out in outs {
-        list.append(run_dict(py, out, k)?)?;
-    }
-    Ok(list)
+        let o = SgdOptions {
+            d,
+            lr,
+            steps,
+            batch,
+            spherical,
+            record,
+            stop_overlap,
+            m0,
+            e0,
+        };
+        o.validate(&pb).map_err(verr)?;
+        let p = pool(n_threads)?;
+        let k = pb.blocks();
+        {
+            // Every run holds its student (k blocks of d), teacher and positional directions,
+            // and its gradient work (about k + 2 more vectors of d); records are small.
+            use hdcore_kernels::alloc::bytes;
+            let dd = usize::try_from(d).unwrap_or(usize::MAX);
+            let alive = if return_weights || mode == "reduced" { runs.len() } else { runs.len().min(p.current_num_threads()) };
+            ensure_fits(&[
+                ("d", bytes::<f64>("d", &[alive.max(1), dd, 2 * k + 4])),
+                ("record", bytes::<f64>("record", &[runs.len(), o.record.len(), k + 4])),
+            ])?;
+        }
+        let outs = match mode {
+            "full" => run(py, |ctl| {
+                full::simulate(&p, &pb, &o, seed, &runs, return_weights, ctl)
+            })?,
+            "reduced" => run(py, |ctl| reduced::simulate(&p, &pb, &o, seed, &runs, ctl))?,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "`mode` must be 'full' or 'reduced', got {other:?}"
+                )))
+            }
+        };
+        let list = PyList::empty(py);
+        for out in outs {
+            list.append(run_dict(py, out, k)?)?;
+        }
+        Ok(list)
+    })
 }
 
 /// Loss, gradient in the student's projections, teacher and student outputs, per row of
@@ -212,39 +227,41 @@ fn sgd_eval<'py>(
     zs: PyReadonlyArray2<'py, f64>,
     z: PyReadonlyArray2<'py, f64>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pb = problem(spec)?;
-    let l = pb.len;
-    if zs.shape() != z.shape() || zs.shape()[1] != l {
-        return Err(PyValueError::new_err(format!(
-            "`zs` and `z` must both have shape (n, {l})"
-        )));
-    }
-    let n = zs.shape()[0];
-    let (zs, z) = (zs.as_slice()?, z.as_slice()?);
-    let (nt, ns) = (pb.teacher_outputs(), pb.student_outputs());
-    let (loss, grad, y, yhat) = run(py, |_| {
-        let mut w = pb.work();
-        let (mut loss, mut grad, mut y, mut yhat) = (
-            vec![0.0; n],
-            vec![0.0; n * l],
-            vec![0.0; n * nt],
-            vec![0.0; n * ns],
-        );
-        for i in 0..n {
-            let (a, b) = (&zs[i * l..(i + 1) * l], &z[i * l..(i + 1) * l]);
-            loss[i] = pb.eval(a, b, &mut grad[i * l..(i + 1) * l], &mut w);
-            pb.teacher_output(a, &mut y[i * nt..(i + 1) * nt], &mut w);
-            pb.student_output(b, &mut yhat[i * ns..(i + 1) * ns], &mut w);
+    guard(|| {
+        let pb = problem(spec)?;
+        let l = pb.len;
+        if zs.shape() != z.shape() || zs.shape()[1] != l {
+            return Err(PyValueError::new_err(format!(
+                "`zs` and `z` must both have shape (n, {l})"
+            )));
         }
-        Ok((loss, grad, y, yhat))
-    })?;
-    let d = PyDict::new(py);
-    d.set_item("loss", loss.into_pyarray(py))?;
-    let g: Bound<'py, PyArray2<f64>> = grad.into_pyarray(py).reshape([n, l])?;
-    d.set_item("grad", g)?;
-    d.set_item("y", y.into_pyarray(py).reshape([n, nt])?)?;
-    d.set_item("yhat", yhat.into_pyarray(py).reshape([n, ns])?)?;
-    Ok(d)
+        let n = zs.shape()[0];
+        let (zs, z) = (zs.as_slice()?, z.as_slice()?);
+        let (nt, ns) = (pb.teacher_outputs(), pb.student_outputs());
+        let (loss, grad, y, yhat) = run(py, |_| {
+            let mut w = pb.work();
+            let (mut loss, mut grad, mut y, mut yhat) = (
+                zeros("n", &[n])?,
+                zeros("n", &[n, l])?,
+                zeros("n", &[n, nt])?,
+                zeros("n", &[n, ns])?,
+            );
+            for i in 0..n {
+                let (a, b) = (&zs[i * l..(i + 1) * l], &z[i * l..(i + 1) * l]);
+                loss[i] = pb.eval(a, b, &mut grad[i * l..(i + 1) * l], &mut w);
+                pb.teacher_output(a, &mut y[i * nt..(i + 1) * nt], &mut w);
+                pb.student_output(b, &mut yhat[i * ns..(i + 1) * ns], &mut w);
+            }
+            Ok((loss, grad, y, yhat))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("loss", loss.into_pyarray(py))?;
+        let g: Bound<'py, PyArray2<f64>> = grad.into_pyarray(py).reshape([n, l])?;
+        d.set_item("grad", g)?;
+        d.set_item("y", y.into_pyarray(py).reshape([n, nt])?)?;
+        d.set_item("yhat", yhat.into_pyarray(py).reshape([n, ns])?)?;
+        Ok(d)
+    })
 }
 
 type Vector<'py> = Bound<'py, numpy::PyArray1<f64>>;
@@ -261,22 +278,30 @@ fn sgd_teacher<'py>(
     positional: bool,
     n_threads: Option<usize>,
 ) -> PyResult<(Vector<'py>, Vector<'py>)> {
-    if d < 1 {
-        return Err(PyValueError::new_err("`d` must be >= 1"));
-    }
-    let p = pool(n_threads)?;
-    let (ws, pv) = run(py, |_| {
-        Ok(full::teacher_directions(&p, seed, run_index, d, positional))
-    })?;
-    Ok((ws.into_pyarray(py), pv.into_pyarray(py)))
+    guard(|| {
+        if d < 1 {
+            return Err(PyValueError::new_err("`d` must be >= 1"));
+        }
+        let p = pool(n_threads)?;
+        ensure_fits(&[("d", hdcore_kernels::alloc::bytes::<f64>("d", &[2, d]))])?;
+        let (ws, pv) = run(py, |_| {
+            Ok(full::teacher_directions(&p, seed, run_index, d, positional))
+        })?;
+        Ok((ws.into_pyarray(py), pv.into_pyarray(py)))
+    })
 }
 
 /// Standard normals per second of the hot loop's sampler (the RNG bound of the full mode).
 #[pyfunction]
 #[pyo3(signature = (n=1 << 26, n_threads=None))]
 fn sgd_rng_throughput(py: Python<'_>, n: usize, n_threads: Option<usize>) -> PyResult<f64> {
-    let p = pool(n_threads)?;
-    run(py, |_| Ok(full::rng_throughput(&p, n)))
+    guard(|| {
+        if n > 1 << 36 {
+            return Err(PyValueError::new_err(format!("`n` must be at most 2^36, got {n}")));
+        }
+        let p = pool(n_threads)?;
+        run(py, |_| Ok(full::rng_throughput(&p, n)))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

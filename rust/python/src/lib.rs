@@ -11,6 +11,7 @@ mod fn_losses;
 mod fn_models;
 mod fn_priors;
 mod fn_random;
+mod fn_reliability;
 mod fn_rmt;
 mod fn_sensing;
 mod fn_sgd;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::ConvergenceError>(),
     )?;
     m.add("NumericalError", py.get_type::<errors::NumericalError>())?;
+    m.add("InternalError", py.get_type::<errors::InternalError>())?;
     fn_random::register(m)?;
     fn_linalg::register(m)?;
     fn_priors::register(m)?;
@@ -39,5 +41,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_losses::register(m)?;
     fn_erm::register(m)?;
     fn_sgd::register(m)?;
+    fn_reliability::register(m)?;
     Ok(())
 }

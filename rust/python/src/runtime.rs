@@ -1,6 +1,6 @@
 //! Running a kernel from Python: release the GIL, poll for Ctrl-C, catch panics, map errors.
 
-use crate::errors::{to_pyerr, HdcoreError};
+use crate::errors::{to_pyerr, InternalError};
 use hdcore_kernels::control::Interrupt;
 use hdcore_kernels::threads;
 use hdcore_kernels::threads::ThreadPool;
@@ -58,17 +58,41 @@ where
     match res {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_pyerr(e, pending)),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(HdcoreError::new_err(format!(
-                "internal error in the Rust core (please report): {msg}"
-            )))
-        }
+        Err(panic) => Err(panic_error(panic)),
     }
+}
+
+/// The `hdcore.InternalError` of a caught panic (its message, if it has one).
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    InternalError::new_err(format!(
+        "internal error in the Rust core (please report): {msg}"
+    ))
+}
+
+/// The body of every `#[pyfunction]`: a panic anywhere in it (conversion, validation, a kernel
+/// run with or without [`run`]) becomes `hdcore.InternalError` instead of PyO3's
+/// `PanicException` (a `BaseException` that `except Exception` would not catch).
+pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_error(p)))
+}
+
+/// Fail with `MemoryError` (or `ValueError` on overflow) unless the buffers of one request,
+/// `(argument, bytes)` with bytes from [`hdcore_kernels::alloc::bytes`], fit in memory. The
+/// total is named after the first argument.
+pub fn ensure_fits(parts: &[(&'static str, KResult<usize>)]) -> PyResult<()> {
+    use hdcore_kernels::alloc;
+    let mut sizes = Vec::with_capacity(parts.len());
+    for (_, b) in parts {
+        sizes.push(b.clone().map_err(|e| to_pyerr(e, None))?);
+    }
+    let name = parts.first().map_or("size", |p| p.0);
+    let total = alloc::total(name, &sizes).map_err(|e| to_pyerr(e, None))?;
+    alloc::ensure_fits(name, total).map_err(|e| to_pyerr(e, None))
 }
 
 /// Run `body` with a product `y = op(x)` that calls the Python callable `op` (the GIL stays
@@ -101,4 +125,11 @@ pub fn with_callable<'py, T>(
         })),
         Err(e) => Err(to_pyerr(e, None)),
     }
+}
+
+/// A zero-filled float64 buffer of the checked size `dims` for the argument `name` (inside
+/// [`run`]: `ValueError` on overflow, `MemoryError` if it does not fit, never an abort).
+pub fn zeros(name: &'static str, dims: &[usize]) -> KResult<Vec<f64>> {
+    use hdcore_kernels::alloc;
+    alloc::zeroed(name, alloc::count(name, dims)?)
 }

@@ -156,6 +156,15 @@ where
     ensure(opts.tol > 0.0 && opts.tol.is_finite(), "tol", || "must be positive".into())?;
     let k = opts.k;
     let ncv = opts.ncv.clamp((k + 2).min(n), n);
+    // The basis (ncv + 2 vectors of n), the Hessenberg matrix and its (complex) Schur work.
+    let need = crate::alloc::total(
+        "ncv",
+        &[
+            crate::alloc::bytes::<f64>("ncv", &[ncv + 2, n])?,
+            crate::alloc::bytes::<f64>("ncv", &[6, ncv + 1, ncv])?,
+        ],
+    )?;
+    crate::alloc::ensure_fits("ncv", need)?;
     let norm0 = dot(v0, v0).sqrt();
     ensure(norm0 > 0.0 && norm0.is_finite(), "v0", || "must be a finite non-zero vector".into())?;
 
@@ -163,7 +172,7 @@ where
     // h[i][j] = H_{ij}, stored densely with ncv + 1 rows
     let mut h = vec![vec![0.0; ncv]; ncv + 1];
     let mut v: Vec<f64> = v0.iter().map(|x| x / norm0).collect();
-    let mut w = vec![0.0; n];
+    let mut w = crate::alloc::zeroed::<f64>("n", n)?;
     let mut beta = 0.0;
     let (mut n_matvec, mut n_restarts) = (0usize, 0usize);
 

@@ -118,6 +118,15 @@ where
     })?;
     let ncv = opts.ncv.clamp((opts.k + 1).min(n), n);
     let k = opts.k;
+    // The basis (ncv + 2 vectors of n) and the projected matrix with its eigenvectors.
+    let need = crate::alloc::total(
+        "ncv",
+        &[
+            crate::alloc::bytes::<f64>("ncv", &[ncv + 2, n])?,
+            crate::alloc::bytes::<f64>("ncv", &[3, ncv, ncv])?,
+        ],
+    )?;
+    crate::alloc::ensure_fits("ncv", need)?;
 
     let norm0 = dot(v0, v0).sqrt();
     ensure(norm0 > 0.0 && norm0.is_finite(), "v0", || {
@@ -125,8 +134,8 @@ where
     })?;
     let mut v: Vec<f64> = v0.iter().map(|x| x / norm0).collect();
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(ncv + 1);
-    let mut h = vec![0.0; ncv * ncv];
-    let mut w = vec![0.0; n];
+    let mut h = crate::alloc::zeroed::<f64>("ncv", ncv * ncv)?;
+    let mut w = crate::alloc::zeroed::<f64>("n", n)?;
     let mut n_matvec = 0usize;
     let mut n_restarts = 0usize;
     let mut beta = 0.0;

@@ -62,12 +62,16 @@ fn to_row_major(x: Option<Mat<f64>>) -> Vec<f64> {
     out
 }
 
-/// Eigendecomposition of the symmetric `n x n` row-major matrix `a` (its lower triangle is
-/// read). `vectors = false` computes the eigenvalues only.
+/// Eigendecomposition of the symmetric `n x n` row-major matrix `a` (its upper triangle,
+/// `a[i * n + j]` for `j >= i`, is read: faer reads the lower triangle of the column-major view).
+/// `vectors = false` computes the eigenvalues only.
 pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eigh> {
-    ensure(a.len() == n * n, "a", || {
+    ensure(Some(a.len()) == n.checked_mul(n), "a", || {
         format!("has {} elements, expected {n} x {n}", a.len())
     })?;
+    // faer's scratch (about one n x n), the eigenvectors and their row-major copy.
+    let copies = if vectors { 3 } else { 1 };
+    crate::alloc::reserve::<f64>("a", &[copies + 1, n, n])?;
     if n == 0 {
         return Ok(Eigh {
             n,
@@ -118,6 +122,47 @@ pub fn eigh(pool: &ThreadPool, a: &[f64], n: usize, vectors: bool) -> Result<Eig
     })
 }
 
+/// Relative tolerance of [`check_symmetric`]: `max |a_ij - a_ji| <= SYMMETRY_RTOL max |a_ij|`.
+/// Rounding in products such as `Q D Q^T` leaves about `n eps max|a|`, far below it; a matrix
+/// that is not symmetric by construction is far above it.
+pub const SYMMETRY_RTOL: f64 = 1e-8;
+
+/// `(max_ij |a_ij - a_ji|, max_ij |a_ij|)` of the row-major `n x n` matrix `a` (rows in
+/// parallel, reduced in row order).
+pub fn asymmetry(pool: &ThreadPool, a: &[f64], n: usize) -> (f64, f64) {
+    use rayon::prelude::*;
+    if a.len() != n.saturating_mul(n) || n == 0 {
+        return (0.0, 0.0);
+    }
+    pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let (mut d, mut m) = (0.0f64, 0.0f64);
+                for j in 0..n {
+                    let x = a[i * n + j];
+                    m = m.max(x.abs());
+                    if j > i {
+                        d = d.max((x - a[j * n + i]).abs());
+                    }
+                }
+                (d, m)
+            })
+            .reduce(|| (0.0, 0.0), |x, y| (x.0.max(y.0), x.1.max(y.1)))
+    })
+}
+
+/// Fail with an invalid argument `name` unless `a` is symmetric to [`SYMMETRY_RTOL`].
+pub fn check_symmetric(pool: &ThreadPool, a: &[f64], n: usize, name: &'static str) -> Result<()> {
+    let (d, m) = asymmetry(pool, a, n);
+    ensure(d <= SYMMETRY_RTOL * m, name, || {
+        format!(
+            "must be symmetric: max |a_ij - a_ji| = {d:.3e} exceeds {SYMMETRY_RTOL:e} x max |a_ij| = {:.3e} (symmetrise with (a + a.T) / 2)",
+            SYMMETRY_RTOL * m
+        )
+    })
+}
+
 /// Thin SVD `A = U diag(s) V^T` of a row-major `m x n` matrix.
 #[derive(Debug, Clone)]
 pub struct Svd {
@@ -136,9 +181,19 @@ pub struct Svd {
 /// Thin SVD of the row-major `m x n` matrix `a`; `vectors = false` computes the singular values
 /// only.
 pub fn svd(pool: &ThreadPool, a: &[f64], m: usize, n: usize, vectors: bool) -> Result<Svd> {
-    ensure(a.len() == m * n, "a", || {
+    ensure(Some(a.len()) == m.checked_mul(n), "a", || {
         format!("has {} elements, expected {m} x {n}", a.len())
     })?;
+    {
+        // faer's copy and scratch (about two m x n), U, V (and their row-major copies).
+        let k = m.min(n);
+        use crate::alloc::bytes;
+        let need = crate::alloc::total(
+            "a",
+            &[bytes::<f64>("a", &[3, m, n])?, bytes::<f64>("a", &[4, m + n, k])?],
+        )?;
+        crate::alloc::ensure_fits("a", need)?;
+    }
     let k = m.min(n);
     if k == 0 {
         return Ok(Svd {
@@ -211,8 +266,8 @@ pub fn reconstruct(
         format!("has {} elements, expected {n} x {k}", right.len())
     })?;
     let l = MatRef::from_row_major_slice(left, m, k);
+    let mut out = crate::alloc::zeroed::<f64>("left", crate::alloc::count("left", &[m, n])?)?;
     let scaled = Mat::<f64>::from_fn(n, k, |i, j| right[i * k + j] * f[j]);
-    let mut out = vec![0.0; m * n];
     {
         let dst = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
         let p = par(m.max(n));

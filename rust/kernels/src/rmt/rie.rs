@@ -148,6 +148,7 @@ pub fn rie_rectangular(
             format!("the law has aspect {a} but the matrix is {rows} x {cols} (aspect {aspect})")
         })?;
     }
+    crate::alloc::reserve::<f64>("y", &[rows, cols])?;
     let c = ((rows * cols) as f64).powf(0.25);
     let scaled: Vec<f64> = y.iter().map(|v| v / c).collect();
     let s = svd(pool, &scaled, rows, cols, true)?;

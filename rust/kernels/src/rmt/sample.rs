@@ -68,6 +68,35 @@ pub fn goe(pool: &ThreadPool, n: usize, seed: u64, tag: u64) -> Vec<f64> {
     out
 }
 
+/// The memory of [`sample_spectrum`] (checked sizes; `MemoryError` before anything is drawn).
+fn ensure_sample_fits(law: &Law, d: usize) -> Result<()> {
+    use crate::alloc::{bytes, ensure_fits, total};
+    let round = |x: f64| -> usize {
+        let v = (x * d as f64).round();
+        if v.is_finite() && v < usize::MAX as f64 { (v as usize).max(1) } else { usize::MAX }
+    };
+    let need = match *law {
+        // the GOE, its source and eigh's scratch
+        Law::Semicircle { .. } => bytes::<f64>("d", &[4, d, d])?,
+        Law::MarchenkoPastur { kappa, .. } | Law::MpSemicircle { kappa, .. } => total(
+            "d",
+            &[bytes::<f64>("d", &[round(kappa), d])?, bytes::<f64>("d", &[5, d, d])?],
+        )?,
+        Law::RectProduct { aspect, rank, .. } => {
+            let (m, r) = (round(aspect).max(d), round(rank));
+            total(
+                "d",
+                &[
+                    bytes::<f64>("d", &[d, r])?,
+                    bytes::<f64>("d", &[r, m])?,
+                    bytes::<f64>("d", &[5, d, m])?,
+                ],
+            )?
+        }
+    };
+    ensure_fits("d", need)
+}
+
 /// Spectrum of one `d x d` (or, for `RectProduct`, `d x aspect d`) random matrix with the law
 /// `law`: eigenvalues ascending, or the symmetrised singular values `+-s_k` (ascending).
 ///
@@ -79,6 +108,7 @@ pub fn goe(pool: &ThreadPool, n: usize, seed: u64, tag: u64) -> Vec<f64> {
 pub fn sample_spectrum(pool: &ThreadPool, law: &Law, d: usize, seed: u64) -> Result<Vec<f64>> {
     law.validate()?;
     ensure(d >= 2, "d", || format!("must be at least 2, got {d}"))?;
+    ensure_sample_fits(law, d)?;
     match *law {
         Law::Semicircle { variance } => {
             let mut g = goe(pool, d, seed, RMT_A);

@@ -197,7 +197,8 @@ where
     let geo = op.geometry();
     let u_norm = units(op);
     let mut out = GdOutput::default();
-    let (mut h, mut grad_s) = (vec![0.0; n], vec![0.0; rows * cols]);
+    let mut h = crate::alloc::zeroed::<f64>("n", n)?;
+    let mut grad_s = crate::alloc::zeroed::<f64>("d", crate::alloc::count("d", &[rows, cols])?)?;
     let every = opts.record_every.max(1);
     let mut lr = opts.lr;
     // dimensionless learning rate -> step on the factors (see the module docs)
@@ -344,6 +345,7 @@ where
         || format!("must be finite and > 0, got {init_scale}"),
     )?;
     let (rows, cols) = (op.rows(), op.cols());
+    crate::alloc::reserve::<f64>("d", &[2, rows, cols])?;
     let u_norm = units(op);
     let mut out = AveragedOutput {
         estimate: vec![0.0; rows * cols],

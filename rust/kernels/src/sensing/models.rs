@@ -23,6 +23,11 @@ pub fn wishart_teacher(
     ensure(d > 0 && m > 0, "m", || {
         format!("teacher sizes must be positive, got d = {d}, m = {m}")
     })?;
+    {
+        use crate::alloc::{bytes, ensure_fits, total};
+        let need = total("d", &[bytes::<f64>("m", &[m, d])?, bytes::<f64>("d", &[2, d, d])?])?;
+        ensure_fits("d", need)?;
+    }
     let w = gaussian_matrix(pool, m, d, seed, tags::TEACHER);
     let mut s = gemm::at_diag_a(pool, &w, &vec![1.0; m], m, d);
     let inv = 1.0 / m as f64;
@@ -42,6 +47,18 @@ pub fn product_teacher(
     ensure(rows > 0 && cols > 0 && r > 0, "r", || {
         format!("teacher sizes must be positive, got {rows} x {cols}, rank {r}")
     })?;
+    {
+        use crate::alloc::{bytes, ensure_fits, total};
+        let need = total(
+            "rows",
+            &[
+                bytes::<f64>("r", &[rows, r])?,
+                bytes::<f64>("r", &[r, cols])?,
+                bytes::<f64>("rows", &[rows, cols])?,
+            ],
+        )?;
+        ensure_fits("rows", need)?;
+    }
     let v = gaussian_matrix(pool, rows, r, seed, tags::TEACHER);
     let u = gaussian_matrix(pool, r, cols, seed, tags::TEACHER_B);
     let mut s = gemm::a_b(pool, &v, &u, rows, r, cols);
