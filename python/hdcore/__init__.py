@@ -13,7 +13,19 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
 from hdcore import _core, algorithms, errors, ingredients, linalg, models, rmt, theory
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
-__version__ = _core.__version__
+
+def _package_version() -> str:
+    # The installed distribution's version (pyproject.toml); the extension's Cargo version
+    # when hdcore runs from a source tree that is not installed.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hdcore")
+    except PackageNotFoundError:
+        return str(_core.__version__)
+
+
+__version__: str = _package_version()
 
 # Importing the submodule ``hdcore.sweep`` here, then binding the name, makes ``hdcore.sweep``
 # the function; ``from hdcore.sweep import sweep`` keeps working (the code is hdcore.sweeps).

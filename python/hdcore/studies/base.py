@@ -5,6 +5,7 @@ through :func:`hdcore.sweep`, so any study runs locally or on Dask, and resumes.
 
 from __future__ import annotations
 
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -117,10 +118,13 @@ class Study(ABC):
         table.to_csv(csv_path, index=False)
         fig = self.figure(th, sim)
         png = out / f"{self.name}.png"
-        fig.savefig(png, bbox_inches="tight")
-        from hdcore.plotting import plt
+        from hdcore.plotting import style
 
-        plt.close(fig)
+        with style():
+            fig.savefig(png, bbox_inches="tight")
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None and getattr(fig.canvas, "manager", None) is not None:
+            pyplot.close(fig)  # a study of the user's own that drew with pyplot
         return StudyOutput(theory=th, simulation=sim, table=table, figure_path=png,
                            csv_path=csv_path, seconds=time.perf_counter() - t0, runs_path=runs,
                            failed=int(sim["error"].notna().sum()))
