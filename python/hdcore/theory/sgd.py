@@ -44,6 +44,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from hdcore._validation import check_choice, check_int, check_real
+from hdcore.errors import NumericalError
 from hdcore.ingredients.activations import AttentionTarget, ScalarTarget
 from hdcore.ingredients.quadrature import gauss_hermite
 from hdcore.models.sequence import (
@@ -376,7 +377,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
     sol = solve_ivp(rhs, (0.0, t_max), y0, t_eval=t_eval, method="LSODA", rtol=rtol,
                     atol=1e-10)
     if not sol.success:
-        raise RuntimeError(f"sgd_ode: the integrator failed: {sol.message}")
+        raise NumericalError(f"sgd_ode: the integrator failed: {sol.message}")
     y = sol.y.T
     if student.untied:
         m, q = y[:, :L], y[:, L:]
@@ -456,6 +457,8 @@ def sequence_information_exponent(model: SequenceSingleIndex, student=None, *,
     nodes : int, optional
         Gauss-Hermite nodes per axis (default exact for polynomials of degree <= 2 max_degree).
     """
+    if not isinstance(model, SequenceSingleIndex):
+        raise TypeError(f"`model` must be a SequenceSingleIndex, got {type(model).__name__}")
     max_degree = check_int(max_degree, "max_degree", min=1)
     if student is None:
         student = "attention" if isinstance(model.target, AttentionTarget) else "ssi"
