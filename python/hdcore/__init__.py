@@ -11,6 +11,7 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
 """
 
 from hdcore import _core, algorithms, errors, ingredients, linalg, models, rmt, theory
+from hdcore._results import Result, load
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError
 
 
@@ -40,6 +41,8 @@ __all__ = [
     "rmt",
     "theory",
     "sweep",
+    "load",
+    "Result",
     "get_num_threads",
     "HdcoreError",
     "ConvergenceError",

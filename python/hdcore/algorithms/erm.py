@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.errors import NumericalError
 from hdcore.ingredients.losses import BuiltinLoss, Cauchy, Huber, Loss, Tukey, get_loss
@@ -38,7 +39,7 @@ __all__ = ["erm", "ERMResult"]
 
 
 @dataclass(frozen=True)
-class ERMResult:
+class ERMResult(Result):
     """Output of :func:`erm`.
 
     Attributes

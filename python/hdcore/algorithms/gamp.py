@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration
 from hdcore.errors import NumericalError
 from hdcore.ingredients.channels import BuiltinChannel
@@ -44,7 +45,7 @@ COLLAPSED = 1e-13
 
 
 @dataclass(frozen=True)
-class GAMPResult:
+class GAMPResult(Result):
     """Output of :func:`gamp`. Traces have ``n_iter + 1`` entries (the start first).
 
     Attributes

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
 from hdcore.random import as_seed, spawn
@@ -37,7 +38,7 @@ __all__ = ["GampRieResult", "channel_constants", "gamp_rie"]
 
 
 @dataclass(frozen=True)
-class GampRieResult:
+class GampRieResult(Result):
     """Output of :func:`gamp_rie`.
 
     Attributes

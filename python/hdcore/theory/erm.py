@@ -53,7 +53,7 @@ _OBJECTIVES = ("excess_error", "estimation_error", "generalisation_error")
 
 
 @dataclass(frozen=True)
-class ERMFixedPoint:
+class ERMFixedPoint(__import__("hdcore._results", fromlist=["Result"]).Result):
     """A replica-symmetric fixed point (see the module docs).
 
     Attributes
@@ -375,7 +375,7 @@ def ridge_closed_form(model: ContaminatedRegression, lam: float, teacher_norm: f
 # ---- tuning ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TuneResult:
+class TuneResult(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Optimal regularisation and loss parameter (:func:`tune`).
 
     Attributes

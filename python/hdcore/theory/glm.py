@@ -109,7 +109,7 @@ def _overlap(q):
 
 
 @dataclass(frozen=True)
-class GLMStateEvolution:
+class GLMStateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
     """State evolution of Bayes GAMP on a multi-index model.
 
     Attributes
@@ -219,7 +219,7 @@ def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) ->
 
 
 @dataclass(frozen=True)
-class GAMPFixedPoints:
+class GAMPFixedPoints(__import__("hdcore._results", fromlist=["Result"]).Result):
     """State-evolution fixed points from uninformative and informative starts.
 
     Attributes
@@ -351,7 +351,7 @@ def _f_operator(g, w):
 
 
 @dataclass(frozen=True)
-class WeakRecovery:
+class WeakRecovery(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Optimal weak-recovery threshold (paper, Lemma 1.2).
 
     Attributes
@@ -466,7 +466,7 @@ def _lu_li(alpha, tau, s2, w):
 
 
 @dataclass(frozen=True)
-class SpectralPrediction:
+class SpectralPrediction(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Asymptotic spectra and overlaps of the spectral methods at ``alpha``.
 
     Attributes

@@ -47,7 +47,7 @@ UNINFORMATIVE = 1e-6
 
 
 @dataclass(frozen=True)
-class StateEvolution:
+class StateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Per-iteration overlaps predicted for AMP.
 
     Attributes
@@ -75,7 +75,7 @@ class StateEvolution:
 
 
 @dataclass(frozen=True)
-class FixedPoints:
+class FixedPoints(__import__("hdcore._results", fromlist=["Result"]).Result):
     """SE fixed points from uninformative and informative starts, with their free entropies."""
 
     uninformative: float

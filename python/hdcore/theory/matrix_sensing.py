@@ -52,7 +52,7 @@ DELTA_FLOOR = 1e-9
 
 
 @dataclass(frozen=True)
-class SensingFixedPoint:
+class SensingFixedPoint(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Bayes-optimal error of matrix sensing.
 
     Attributes
@@ -81,7 +81,7 @@ class SensingFixedPoint:
 
 
 @dataclass(frozen=True)
-class SensingStateEvolution:
+class SensingStateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
     """Per-iteration prediction for GAMP-RIE: ``mse[t]`` of the iterate ``t`` (``mse[0]`` is the
     prior variance) and the effective noise ``delta_eff[t]`` of iteration ``t``."""
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from hdcore._results import Result
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.errors import NumericalError
 from hdcore.ingredients.activations import AttentionTarget, ScalarTarget
@@ -203,7 +204,7 @@ def population_loss(model: SequenceSingleIndex, student, m, e=0.0, *, loss: str 
 
 
 @dataclass(frozen=True)
-class LossDerivatives:
+class LossDerivatives(Result):
     """``R``, its gradient and Hessian in ``(m, e)`` on the sphere.
 
     The gradient is exact (quadrature of the pathwise derivative:
@@ -240,7 +241,7 @@ def population_loss_derivatives(model: SequenceSingleIndex, student, m: float, e
 
 
 @dataclass(frozen=True)
-class SGDODE:
+class SGDODE(Result):
     """Solution of :func:`sgd_ode`.
 
     Attributes
@@ -394,7 +395,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
 
 
 @dataclass(frozen=True)
-class SIE:
+class SIE(Result):
     """Sequence information exponent and the Hermite shells behind it.
 
     Attributes
@@ -565,7 +566,7 @@ def _count_minima(Rg, inside):
 
 
 @dataclass(frozen=True)
-class AttentionLandscape:
+class AttentionLandscape(Result):
     """``R(e, m)`` of the attention model on the quarter disk and its classification.
 
     Attributes
@@ -642,7 +643,7 @@ def _model_matrix(a):
 
 
 @dataclass(frozen=True)
-class PhaseDiagram:
+class PhaseDiagram(Result):
     """Classification of the attention landscape on an ``(a, omega)`` grid.
 
     Attributes
