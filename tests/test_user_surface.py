@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import hdcore
 
@@ -10,6 +11,34 @@ def test_version_comes_from_the_package_metadata():
     from importlib.metadata import version
 
     assert hdcore.__version__ == version("hdcore")
+
+
+def test_the_notebook_example_runs(tmp_path):
+    # docs/notebook_example.py, cell by cell as a notebook would run it, in a fresh interpreter
+    example = Path(__file__).resolve().parents[1] / "docs" / "notebook_example.py"
+    source = example.read_text()
+    cells = [c for c in source.split("# %%") if c.strip()]
+    assert len(cells) >= 8
+    code = ("import matplotlib\nbefore = matplotlib.get_backend()\n"
+            f"exec(compile(open({str(example)!r}).read(), 'notebook_example.py', 'exec'))\n"
+            "assert matplotlib.get_backend() == before\n"
+            "from matplotlib.figure import Figure\nassert isinstance(fig, Figure)\n"
+            "assert {'theory', 'simulation'} <= set(table['kind'])\n"
+            "assert abs(result.final_cosine2 - pred.fixed_point) < 0.1\nprint('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.strip().endswith("ok")
+    assert list(tmp_path.iterdir()) == []  # it leaves nothing behind
+
+
+def test_study_api_names():
+    import hdcore.studies
+
+    study = hdcore.studies.get("spiked-wigner")
+    for method in ("theory", "run_simulations", "figure", "table", "grid", "reproduce"):
+        assert callable(getattr(study, method))
+    assert hdcore.studies.get is hdcore.studies.get_study
 
 
 def test_importing_and_drawing_leave_the_matplotlib_backend_alone():
@@ -58,7 +87,6 @@ def test_study_figure_is_a_plain_figure_and_keeps_the_backend(tmp_path):
 
 import ast  # noqa: E402
 import inspect  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -163,3 +191,48 @@ def test_sgd_ode_integrator_failure_is_a_numerical_error(monkeypatch):
     with pytest.raises(hdcore.NumericalError, match="integrator failed: step too small"):
         sgd.sgd_ode(model, "ssi", 0.1, 1.0, m0=0.1)
     assert issubclass(hdcore.NumericalError, hdcore.HdcoreError)
+
+
+def test_logging_is_never_configured_globally():
+    code = ("import logging, hdcore, hdcore.studies, hdcore.plotting\n"
+            "assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"
+            "hs = logging.getLogger('hdcore').handlers\n"
+            "assert hs and all(isinstance(h, logging.NullHandler) for h in hs), hs\n"
+            "print('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
+def test_reproduce_logs_its_steps(tmp_path, caplog):
+    import logging
+
+    import pandas as pd
+
+    from hdcore.plotting import subplots
+    from hdcore.studies import Study
+
+    class Tiny(Study):  # not registered
+        name, title = "tiny-logging", "a tiny study"
+
+        def theory(self, quick=False):
+            return pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})
+
+        def grid(self, quick=False):
+            return [{"x": 0.5}]
+
+        def simulate(self, seed, x):
+            return {"y": x}
+
+        def figure(self, theory, simulation):
+            fig, ax = subplots()
+            ax.plot(theory.x, theory.y)
+            return fig
+
+        def table(self, theory, simulation):
+            return theory
+
+    with caplog.at_level(logging.INFO, logger="hdcore"):
+        Tiny().reproduce(tmp_path, quick=True, progress=False, n_workers=1)
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("hdcore")]
+    assert any("tiny-logging: theory (2 rows)" in m for m in messages), messages
+    assert any("simulation runs" in m for m in messages), messages

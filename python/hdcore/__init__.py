@@ -10,6 +10,12 @@ overlaps with it, and the theory predicts the same overlaps, so both land on one
     pred = hdcore.theory.state_evolution(model)
 """
 
+import logging as _logging
+
+# Diagnostics go to the "hdcore" logger; hdcore never configures logging (NullHandler only):
+# logging.basicConfig(level="INFO") in a script shows them.
+_logging.getLogger("hdcore").addHandler(_logging.NullHandler())
+
 from hdcore import _core, algorithms, errors, ingredients, linalg, models, rmt, theory
 from hdcore._results import Result, load
 from hdcore.errors import ConvergenceError, HdcoreError, NumericalError

@@ -5,6 +5,7 @@ through :func:`hdcore.sweep`, so any study runs locally or on Dask, and resumes.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -16,6 +17,8 @@ import pandas as pd
 from hdcore.sweep import sweep
 
 __all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register"]
+
+logger = logging.getLogger("hdcore.studies")
 
 STUDIES: dict[str, type[Study]] = {}
 
@@ -110,9 +113,13 @@ class Study(ABC):
         out.mkdir(parents=True, exist_ok=True)
         runs = out / "runs" / f"{self.name}.jsonl"
         th = self.theory(quick)
+        logger.info("%s: theory (%d rows) in %.1f s", self.name, len(th), time.perf_counter() - t0)
+        t1 = time.perf_counter()
         sim = self.run_simulations(quick=quick, seed=seed, progress=progress, backend=backend,
                                    scheduler=scheduler, n_workers=n_workers, out=runs,
                                    resume=resume)
+        logger.info("%s: %d simulation runs in %.1f s", self.name, len(sim),
+                    time.perf_counter() - t1)
         table = self.table(th, sim)
         csv_path = out / f"{self.name}.csv"
         table.to_csv(csv_path, index=False)
