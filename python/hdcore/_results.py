@@ -249,7 +249,7 @@ def _decode(value: Any, arrays, dropped: list[str], where: str) -> Any:
                 return cls(**init)
             except (TypeError, ValueError):
                 pass
-        obj = object.__new__(cls)
+        obj: Any = object.__new__(cls)
         # a result: the stored fields exactly as they were (no re-validation)
         for k, v in fields.items():
             object.__setattr__(obj, k, v)
@@ -257,7 +257,7 @@ def _decode(value: Any, arrays, dropped: list[str], where: str) -> Any:
     raise ValueError(f"not an hdcore result file: unexpected entry {sorted(value)}")
 
 
-def _resolve(path: str) -> type:
+def _resolve(path: str) -> Any:
     module, _, qualname = path.partition(":")
     if module.split(".")[0] != "hdcore":
         raise ValueError(f"not an hdcore result file: it names the class {path!r}")

@@ -25,6 +25,7 @@ loop in Python around the Rust products with ``X`` and accepts any ``channel(y, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -171,8 +172,9 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
     fast = (channel is None and denoiser is None and not open_path
             and isinstance(ch, BuiltinChannel) and ch.has_output_function and pp.is_builtin)
     if fast:
-        raw = _core.gamp_glm(sample.x, y, ch.name, model.p, model.prior.name, w0, v0,
-                             rho=model.prior._rho, noise=ch.noise, n_nodes=ch.n_nodes,
+        prior: Any = model.prior  # a BuiltinPrior (checked by pp.is_builtin)
+        raw = _core.gamp_glm(sample.x, y, ch.name, model.p, prior.name, w0, v0,
+                             rho=prior._rho, noise=ch.noise, n_nodes=ch.n_nodes,  # type: ignore[attr-defined]
                              truth=np.ascontiguousarray(sample.w), n_iter=n_iter,
                              damping=damping, tol=tol, n_threads=n_threads)
         return _result(raw, sample.w)

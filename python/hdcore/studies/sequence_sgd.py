@@ -34,6 +34,7 @@ import pandas as pd
 from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex, TiedStudent, UntiedStudent
 from hdcore.studies.base import Study, register
+from hdcore.theory.sgd import PhaseDiagram
 from hdcore.theory import (
     REGIONS,
     attention_landscape,
@@ -240,7 +241,7 @@ class AttentionPositionalSemanticStudy(Study):
              "squared loss (arXiv:2506.02651)")
     a_traj = 1.0
 
-    def omegas(self, pd_: object) -> list[float]:
+    def omegas(self, pd_: PhaseDiagram) -> list[float]:
         """omega on both sides of the escape and global transitions at ``a_traj``."""
         i = int(np.argmin(np.abs(pd_.a - self.a_traj)))
         oe, og = pd_.omega_escape[i], pd_.omega_global[i]

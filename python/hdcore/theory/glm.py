@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from hdcore._results import Result
 from hdcore._validation import check_int, check_iteration, check_real
 from hdcore.ingredients.channels import Channel
 from hdcore.models.multi_index import MultiIndex
@@ -109,7 +110,7 @@ def _overlap(q):
 
 
 @dataclass(frozen=True)
-class GLMStateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
+class GLMStateEvolution(Result):
     """State evolution of Bayes GAMP on a multi-index model.
 
     Attributes
@@ -219,7 +220,7 @@ def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) ->
 
 
 @dataclass(frozen=True)
-class GAMPFixedPoints(__import__("hdcore._results", fromlist=["Result"]).Result):
+class GAMPFixedPoints(Result):
     """State-evolution fixed points from uninformative and informative starts.
 
     Attributes
@@ -351,7 +352,7 @@ def _f_operator(g, w):
 
 
 @dataclass(frozen=True)
-class WeakRecovery(__import__("hdcore._results", fromlist=["Result"]).Result):
+class WeakRecovery(Result):
     """Optimal weak-recovery threshold (paper, Lemma 1.2).
 
     Attributes
@@ -466,7 +467,7 @@ def _lu_li(alpha, tau, s2, w):
 
 
 @dataclass(frozen=True)
-class SpectralPrediction(__import__("hdcore._results", fromlist=["Result"]).Result):
+class SpectralPrediction(Result):
     """Asymptotic spectra and overlaps of the spectral methods at ``alpha``.
 
     Attributes

@@ -28,6 +28,7 @@ from functools import singledispatch
 import numpy as np
 from scipy.optimize import brentq
 
+from hdcore._results import Result
 from hdcore._validation import check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
 
@@ -47,7 +48,7 @@ UNINFORMATIVE = 1e-6
 
 
 @dataclass(frozen=True)
-class StateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
+class StateEvolution(Result):
     """Per-iteration overlaps predicted for AMP.
 
     Attributes
@@ -75,7 +76,7 @@ class StateEvolution(__import__("hdcore._results", fromlist=["Result"]).Result):
 
 
 @dataclass(frozen=True)
-class FixedPoints(__import__("hdcore._results", fromlist=["Result"]).Result):
+class FixedPoints(Result):
     """SE fixed points from uninformative and informative starts, with their free entropies."""
 
     uninformative: float
