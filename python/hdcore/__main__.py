@@ -1,7 +1,5 @@
 """``python -m hdcore`` runs the command line."""
 
-import sys
+from hdcore.cli import console_main
 
-from hdcore.cli import main
-
-sys.exit(main())
+console_main()

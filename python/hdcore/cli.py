@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import inspect
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,6 +92,90 @@ def study_grid(study, axes: list[tuple[str, list]], quick: bool) -> list[dict]:
     return [{**rest, **dict(zip(names, combo))} for rest in others for combo in combos]
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got 0")
+    return value
+
+
+def _writable_dir(path: Path) -> Path:
+    """``path`` as an existing writable directory (created if missing), else ValueError."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {str(path)!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {str(path)!r}: cannot create the directory "
+                         f"({exc.strerror or exc})") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--out {str(path)!r}: directory is not writable "
+                         f"({exc.strerror or exc})") from None
+    return path
+
+
+def _writable_file(path: Path) -> Path:
+    """``path`` as a file that can be written (its directory created if missing)."""
+    if path.is_dir():
+        raise ValueError(f"--out {str(path)!r} is a directory; give a file (.csv, .parquet "
+                         "or .jsonl)")
+    from hdcore.sweeps.store import FORMATS
+
+    if path.suffix not in FORMATS:
+        raise ValueError(f"--out {str(path)!r}: the file must end in {', '.join(FORMATS)}")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"--out {str(path)!r}: {str(parent)!r} is not a directory")
+    _writable_dir(parent)
+    return path
+
+
+def _check_grid_types(study, grid: list[dict], axes: list[tuple[str, list]], quick: bool) -> None:
+    """Reject ``--grid`` values of the wrong kind (``snr=abc`` where the study uses numbers)
+    before any run starts."""
+    import numbers
+
+    def is_number(v) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    base = study.grid(quick)
+    defaults = {n: p.default for n, p in inspect.signature(study.simulate).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    for name, values in axes:
+        used = [p[name] for p in base if name in p]
+        if not used and name in defaults and defaults[name] is not None:
+            used = [defaults[name]]
+        if not used:
+            continue
+        if all(is_number(v) for v in used):
+            bad = [v for v in values if not is_number(v)]
+            if bad:
+                raise ValueError(f"--grid {name}={bad[0]}: {name} takes numbers (the study uses "
+                                 f"{', '.join(f'{v:g}' for v in sorted(set(used))[:4])})")
+            if all(isinstance(v, numbers.Integral) for v in used):
+                frac = [v for v in values if not float(v).is_integer()]
+                if frac:
+                    raise ValueError(f"--grid {name}={frac[0]}: {name} takes integers")
+        elif all(isinstance(v, str) for v in used):
+            bad = [v for v in values if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"--grid {name}={bad[0]}: {name} takes names (the study uses "
+                                 f"{', '.join(sorted(set(used))[:4])})")
+
+
 def _cmd_list(args) -> int:
     from hdcore.studies import STUDIES
 
@@ -118,7 +204,13 @@ def _cmd_sweep(args) -> int:
     out = args.out or f"results/{study.name}-sweep.csv"
     t0 = time.perf_counter()
     try:
-        grid = study_grid(study, [parse_axis(s) for s in args.grid], args.quick)
+        axes = [parse_axis(s) for s in args.grid]
+        grid = study_grid(study, axes, args.quick)
+        _check_grid_types(study, grid, axes, args.quick)
+        _writable_file(Path(out))
+    except _ERRORS as exc:
+        return _fail("sweep", exc)
+    try:
         seeds = args.seeds if args.seeds is not None else study.n_seeds(args.quick)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # failures are reported below
@@ -187,15 +279,16 @@ def _cmd_reproduce(args) -> int:
 
     names = sorted(STUDIES) if args.all else args.names
     if not names:
-        print("hdcore reproduce: give study names or --all (see `hdcore list`)", file=sys.stderr)
-        return 2
+        return _fail("reproduce", ValueError("give study names or --all (see `hdcore list`)"))
     for name in names:
         if name not in STUDIES:
-            print(f"hdcore reproduce: unknown study {name!r}; available: {', '.join(sorted(STUDIES))}",
-                  file=sys.stderr)
-            return 2
+            return _fail("reproduce", ValueError(f"unknown study {name!r}; available: "
+                                                 f"{', '.join(sorted(STUDIES))}"))
     backend = args.backend or ("dask" if args.scheduler else "local")
-    out_dir = Path(args.out)
+    try:
+        out_dir = _writable_dir(Path(args.out))
+    except ValueError as exc:
+        return _fail("reproduce", exc)
     t0 = time.perf_counter()
     entries, status = [], 0
     for name in names:
@@ -229,14 +322,24 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDR",
                    help="Dask scheduler address, e.g. tcp://host:8786 (default with --backend "
                         "dask: start a local Dask cluster)")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--workers", type=_positive, metavar="N",
                    help="worker processes (default: one per core)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``hdcore reproduce: error: ...``) and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hdcore", description="High-dimensional learning theory: "
-                                "reproduce the studies (theory + simulation on one figure).")
-    sub = p.add_subparsers(dest="command", required=True)
+    from hdcore import __version__
+
+    p = _Parser(prog="hdcore", description="High-dimensional learning theory: "
+                "reproduce the studies (theory + simulation on one figure).")
+    p.add_argument("--version", action="version", version=f"hdcore {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the studies").set_defaults(func=_cmd_list)
 
     r = sub.add_parser("reproduce", help="run studies; write NAME.png, NAME.csv and gallery.md")
@@ -244,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--all", action="store_true", help="run every study")
     r.add_argument("--quick", action="store_true", help="small sizes, few seeds (seconds)")
     r.add_argument("--out", default="results", help="output directory (default: results)")
-    r.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    r.add_argument("--seed", type=_non_negative, default=0, help="base seed (default 0)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", action="store_true",
                    help="reuse the runs already in OUT/runs/ (finish an interrupted run)")
@@ -258,12 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grid", action="append", default=[], metavar="NAME=SPEC",
                    help="replace a parameter's values: NAME=START:STOP:NUM, NAME=A,B,C or "
                         "NAME=VALUE (repeatable; the other parameters keep the study's values)")
-    s.add_argument("--seeds", type=int, help="replicates per point (default: the study's)")
-    s.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    s.add_argument("--seeds", type=_positive, help="replicates per point (default: the study's)")
+    s.add_argument("--seed", type=_non_negative, default=0, help="base seed (default 0)")
     s.add_argument("--quick", action="store_true", help="start from the study's quick grid")
     s.add_argument("--out", help="results file: .csv, .parquet or .jsonl (default: "
                    "results/STUDY-sweep.csv); the journal is the same path with .jsonl")
-    s.add_argument("--threads", type=int, metavar="N", help="Rust threads per worker "
+    s.add_argument("--threads", type=_positive, metavar="N", help="Rust threads per worker "
                    "(default: cores / workers)")
     s.add_argument("--fresh", action="store_true", help="discard runs already in --out")
     s.add_argument("--retry-failed", action="store_true", help="rerun the runs that failed")
@@ -274,10 +377,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``hdcore`` command."""
+    """Run the ``hdcore`` command line with ``argv`` (default: ``sys.argv[1:]``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments, e.g. ``["reproduce", "spiked-wigner", "--quick"]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 1 some runs or studies failed, 2 a usage error (reported
+        in one line on stderr, before any work starts).
+    """
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return int(args.func(args))
+
+
+def console_main() -> None:
+    """The ``hdcore`` executable: a headless matplotlib backend (unless ``MPLBACKEND`` says
+    otherwise; figures are only written to files), then :func:`main`."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -29,6 +29,7 @@ from functools import singledispatch
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.ingredients.priors import BuiltinPrior
 from hdcore.linalg import matvec
@@ -39,7 +40,7 @@ __all__ = ["amp", "AMPResult"]
 
 
 @dataclass(frozen=True)
-class AMPResult:
+class AMPResult(Result):
     """Output of :func:`amp`. Traces have ``n_iter + 1`` entries (the initial iterate first).
 
     Attributes

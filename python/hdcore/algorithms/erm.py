@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.errors import NumericalError
 from hdcore.ingredients.losses import BuiltinLoss, Cauchy, Huber, Loss, Tukey, get_loss
@@ -38,7 +39,7 @@ __all__ = ["erm", "ERMResult"]
 
 
 @dataclass(frozen=True)
-class ERMResult:
+class ERMResult(Result):
     """Output of :func:`erm`.
 
     Attributes
@@ -188,7 +189,7 @@ def erm(sample: ContaminatedRegressionSample, loss, lam: float | None = None, *,
         raise ValueError("the absolute loss is not differentiable: use the fast path (open_path=False)")
     if fast:
         raw = _core.erm_solve(sample.x, sample.y, loss.name, w0, param=loss.param, lam=lam, q=q,
-                              seed=seed, n_threads=n_threads, **opts)
+                              seed=seed, n_threads=n_threads, **opts)  # type: ignore[arg-type]
         return _result(sample, raw, "rust")
     if w0.shape != (d,):
         raise ValueError(f"`init` has shape {w0.shape}, expected ({d},)")
@@ -296,8 +297,8 @@ def _open_path(sample, loss: Loss, lam, q, w0, opts, seed, n_threads) -> dict:
                 hv = hv - (u @ hv) * u + radial * (u @ v) * u
             return -hv
 
-        e = top_eigenpairs(neg_h, 1, n=d, seed=seed, tol=opts["hessian_tol"], raise_on_failure=False)
-        hmin = -float(e.values[0])
+        top = top_eigenpairs(neg_h, 1, n=d, seed=seed, tol=opts["hessian_tol"], raise_on_failure=False)
+        hmin = -float(top.values[0])
         if loss.grows_quadratically and radius is None and hmin < 0:
             raise NumericalError(f"numerical failure in erm: the objective is unbounded below: the "
                                  f"Hessian has the negative eigenvalue {hmin:.6e} (lam = {lam})")

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.algorithms.erm import _plain_start, _warm_loss
 from hdcore.ingredients.losses import BuiltinLoss, Loss, get_loss
@@ -58,7 +59,7 @@ INIT_DOMAIN = 64 + 16
 
 
 @dataclass(frozen=True)
-class ERMGAMPResult:
+class ERMGAMPResult(Result):
     """Output of :func:`erm_gamp`. Traces have ``n_iter + 1`` entries (the start first).
 
     Attributes

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensingSample
 from hdcore.random import as_seed
@@ -39,7 +40,7 @@ def _check_sample(sample):
 
 
 @dataclass(frozen=True)
-class GDResult:
+class GDResult(Result):
     """Output of :func:`factorised_gd`.
 
     Attributes
@@ -127,7 +128,7 @@ def factorised_gd(sample: MatrixSensingSample, *, width: int | None = None, n_in
 
 
 @dataclass(frozen=True)
-class NuclearNormResult:
+class NuclearNormResult(Result):
     """Output of :func:`nuclear_norm`: the estimate, its error, the final residual
     ``||y - A(S)||^2 / n`` and the iterations performed."""
 
@@ -209,7 +210,7 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
 
 
 @dataclass(frozen=True)
-class RidgeResult:
+class RidgeResult(Result):
     """Output of :func:`ridge`."""
 
     estimate: np.ndarray = field(repr=False)

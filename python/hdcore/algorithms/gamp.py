@@ -25,10 +25,12 @@ loop in Python around the Rust products with ``X`` and accepts any ``channel(y, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration
 from hdcore.errors import NumericalError
 from hdcore.ingredients.channels import BuiltinChannel
@@ -44,7 +46,7 @@ COLLAPSED = 1e-13
 
 
 @dataclass(frozen=True)
-class GAMPResult:
+class GAMPResult(Result):
     """Output of :func:`gamp`. Traces have ``n_iter + 1`` entries (the start first).
 
     Attributes
@@ -170,8 +172,9 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
     fast = (channel is None and denoiser is None and not open_path
             and isinstance(ch, BuiltinChannel) and ch.has_output_function and pp.is_builtin)
     if fast:
-        raw = _core.gamp_glm(sample.x, y, ch.name, model.p, model.prior.name, w0, v0,
-                             rho=model.prior._rho, noise=ch.noise, n_nodes=ch.n_nodes,
+        prior: Any = model.prior  # a BuiltinPrior (checked by pp.is_builtin)
+        raw = _core.gamp_glm(sample.x, y, ch.name, model.p, prior.name, w0, v0,
+                             rho=prior._rho, noise=ch.noise, n_nodes=ch.n_nodes,  # type: ignore[attr-defined]
                              truth=np.ascontiguousarray(sample.w), n_iter=n_iter,
                              damping=damping, tol=tol, n_threads=n_threads)
         return _result(raw, sample.w)

@@ -29,15 +29,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
 from hdcore.random import as_seed, spawn
+from hdcore.rmt.denoising import WishartPrior
 
 __all__ = ["GampRieResult", "channel_constants", "gamp_rie"]
 
 
 @dataclass(frozen=True)
-class GampRieResult:
+class GampRieResult(Result):
     """Output of :func:`gamp_rie`.
 
     Attributes
@@ -148,7 +150,8 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     if denoiser is not None and not callable(denoiser):
         raise TypeError("`denoiser` must be callable: denoiser(R, delta) -> (estimate, mmse)")
     if denoiser is None and not open_path:
-        kind, params = ("wishart", [prior.kappa]) if m.symmetric else ("product", [prior.aspect, prior.rank])
+        kind, params = (("wishart", [prior.kappa]) if isinstance(prior, WishartPrior)
+                        else ("product", [prior.aspect, prior.rank]))
         raw = _core.gamp_rie(m.operator_kind, sample.y, m.noise, kind, params, est, mm,
                              truth=sample.s, n_iter=n_iter, damping=damping, tol=tol,
                              n_threads=n_threads, **sample.operator_kwargs())
@@ -160,7 +163,7 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     n = m.n
     omega, g_prev = np.zeros(n), np.zeros(n)
     v = c * mm
-    trace = {"mse": [], "delta_eff": [], "mmse": [], "diff": []}
+    trace: dict[str, list[float]] = {"mse": [], "delta_eff": [], "mmse": [], "diff": []}
     converged = False
     for t in range(n_iter):
         trace["mse"].append(sample.error(est))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_choice, check_int, check_real
 from hdcore.models.sequence import LOSSES, SequenceSingleIndex, Student, get_student
 from hdcore.random import as_seed
@@ -43,7 +44,7 @@ def log_schedule(steps: int, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class OnlineSGDResult:
+class OnlineSGDResult(Result):
     """Overlap trajectories of :func:`online_sgd` (``R`` runs on a common schedule).
 
     Attributes

@@ -7,6 +7,7 @@ from functools import singledispatch
 
 import numpy as np
 
+from hdcore._results import Result
 from hdcore._validation import check_int
 from hdcore.linalg import top_eigenpairs
 from hdcore.models.spiked import SpikedWignerSample, SpikedWishartSample
@@ -15,7 +16,7 @@ __all__ = ["pca", "PCAResult"]
 
 
 @dataclass(frozen=True)
-class PCAResult:
+class PCAResult(Result):
     """Top eigenpairs and their alignment with the planted spike.
 
     Attributes

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.algorithms.gamp import overlap_with_teacher
 from hdcore.errors import ConvergenceError
@@ -48,7 +49,7 @@ CLIP = 20.0
 
 
 @dataclass(frozen=True)
-class SpectralResult:
+class SpectralResult(Result):
     """Top eigenpairs of a spectral operator and the estimator they give.
 
     Attributes

@@ -34,6 +34,7 @@ import numpy as np
 
 from hdcore import _core
 from hdcore._validation import as_array, check_int, check_real
+from hdcore.errors import NumericalError
 from hdcore.random import as_seed
 
 __all__ = [
@@ -195,6 +196,8 @@ def ks_distance(sample, law: SpectralLaw) -> float:
     """``sup_x |F_n(x) - F(x)|`` for the empirical CDF ``F_n`` of ``sample`` (atoms of the law
     are handled with the left limits ``F(x-)``; sample values within ``1e-9`` of the spread of
     an atom count as the atom)."""
+    if not isinstance(law, SpectralLaw):
+        raise TypeError(f"`law` must be a SpectralLaw, got {type(law).__name__}")
     s = np.sort(as_array(sample, "sample", ndim=1))
     n = s.size
     if n == 0:
@@ -560,7 +563,7 @@ class FreeConvolution(SpectralLaw):
         pos = self._inside(x)
         change = np.flatnonzero(pos[1:] != pos[:-1])
         if pos[0] or pos[-1] or change.size == 0:
-            raise ArithmeticError("free convolution: could not locate the support")
+            raise NumericalError("free convolution: could not locate the support")
         left, right = x[change], x[change + 1]
         inside_left = pos[change]
         for _ in range(34):  # bisection on every edge at once (to ~1e-10 of the spread)

@@ -5,6 +5,8 @@ through :func:`hdcore.sweep`, so any study runs locally or on Dask, and resumes.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ import pandas as pd
 from hdcore.sweep import sweep
 
 __all__ = ["STUDIES", "Study", "StudyOutput", "get_study", "register"]
+
+logger = logging.getLogger("hdcore.studies")
 
 STUDIES: dict[str, type[Study]] = {}
 
@@ -109,18 +113,25 @@ class Study(ABC):
         out.mkdir(parents=True, exist_ok=True)
         runs = out / "runs" / f"{self.name}.jsonl"
         th = self.theory(quick)
+        logger.info("%s: theory (%d rows) in %.1f s", self.name, len(th), time.perf_counter() - t0)
+        t1 = time.perf_counter()
         sim = self.run_simulations(quick=quick, seed=seed, progress=progress, backend=backend,
                                    scheduler=scheduler, n_workers=n_workers, out=runs,
                                    resume=resume)
+        logger.info("%s: %d simulation runs in %.1f s", self.name, len(sim),
+                    time.perf_counter() - t1)
         table = self.table(th, sim)
         csv_path = out / f"{self.name}.csv"
         table.to_csv(csv_path, index=False)
         fig = self.figure(th, sim)
         png = out / f"{self.name}.png"
-        fig.savefig(png, bbox_inches="tight")
-        from hdcore.plotting import plt
+        from hdcore.plotting import style
 
-        plt.close(fig)
+        with style():
+            fig.savefig(png, bbox_inches="tight")
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None and getattr(fig.canvas, "manager", None) is not None:
+            pyplot.close(fig)  # a study of the user's own that drew with pyplot
         return StudyOutput(theory=th, simulation=sim, table=table, figure_path=png,
                            csv_path=csv_path, seconds=time.perf_counter() - t0, runs_path=runs,
                            failed=int(sim["error"].notna().sum()))

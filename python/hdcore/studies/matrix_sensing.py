@@ -128,11 +128,11 @@ class ExtensiveWidthQuadraticStudy(Study):
         return out[["study", "kind", "kappa", "sigma", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import aggregate, plt, simulation_points, style, theory_line
+        from hdcore.plotting import aggregate, simulation_points, style, subplots, theory_line
 
         with style():
-            fig, axes = plt.subplots(1, len(PANELS_QN), figsize=(4.0 * len(PANELS_QN), 3.5),
-                                     sharey=True, constrained_layout=True)
+            fig, axes = subplots(1, len(PANELS_QN), figsize=(4.0 * len(PANELS_QN), 3.5),
+                                 sharey=True, constrained_layout=True)
             for ax, (kappa, sigma) in zip(axes, PANELS_QN):
                 th = theory[(theory.kappa == kappa) & (theory.sigma == sigma)]
                 c = th[th.series == "bayes_optimal"]
@@ -209,11 +209,11 @@ class BilinearSequenceRegressionStudy(Study):
         return out[["study", "kind", "beta", "rho", "noise", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import aggregate, plt, simulation_points, style, theory_line
+        from hdcore.plotting import aggregate, simulation_points, style, subplots, theory_line
 
         with style():
-            fig, axes = plt.subplots(1, len(PANELS_BSR), figsize=(4.0 * len(PANELS_BSR), 3.5),
-                                     sharey=True, constrained_layout=True)
+            fig, axes = subplots(1, len(PANELS_BSR), figsize=(4.0 * len(PANELS_BSR), 3.5),
+                                 sharey=True, constrained_layout=True)
             for ax, (beta, rho, noise) in zip(axes, PANELS_BSR):
                 th = theory[(theory.beta == beta) & (theory.rho == rho) & (theory.noise == noise)]
                 curves = (("bayes_optimal", "Bayes-optimal (theory)", {"color": "k"}),
@@ -295,12 +295,12 @@ class RMTGalleryStudy(Study):
         return out[["study", "kind", "law", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import plt, style
+        from hdcore.plotting import style, subplots
 
         laws = _gallery_laws()
         d = int(simulation["d"].max())
         with style():
-            fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
+            fig, axes = subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
             for ax, (name, law) in zip(axes.ravel(), laws.items()):
                 s = law.sample(d, seed=0)
                 atoms = law.atoms()

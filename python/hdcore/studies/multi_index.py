@@ -123,10 +123,10 @@ class MultiIndexSpectralStudy(Study):
         return out[["study", "kind", "link", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import aggregate, plt, simulation_points, style, theory_line
+        from hdcore.plotting import aggregate, simulation_points, style, subplots, theory_line
 
         with style():
-            fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.0), constrained_layout=True)
+            fig, axes = subplots(1, 3, figsize=(13.5, 4.0), constrained_layout=True)
             ax = axes[0]
             if self._spectrum is not None:
                 eig, alpha_c = self._spectrum
@@ -224,11 +224,11 @@ class GLMStudy(Study):
         return out[["study", "kind", "link", "prior", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import aggregate, plt, simulation_points, style, theory_line
+        from hdcore.plotting import aggregate, simulation_points, style, subplots, theory_line
 
         with style():
-            fig, axes = plt.subplots(2, 3, figsize=(12.5, 7.0), sharex=True, sharey=True,
-                                     constrained_layout=True)
+            fig, axes = subplots(2, 3, figsize=(12.5, 7.0), sharex=True, sharey=True,
+                                 constrained_layout=True)
             for ax, (link, prior) in zip(axes.T.ravel(), GLM_CASES):
                 th = theory[(theory.link == link) & (theory.prior == prior)]
 

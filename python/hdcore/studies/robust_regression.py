@@ -156,11 +156,11 @@ class RobustRegressionStudy(Study):
         return out[["study", "kind", "objective", "loss", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import plt, style, theory_line
+        from hdcore.plotting import style, subplots, theory_line
 
         sim = self._sim_long(simulation)
         with style():
-            fig, axes = plt.subplots(2, 3, figsize=(14, 7.8), constrained_layout=True)
+            fig, axes = subplots(2, 3, figsize=(14, 7.8), constrained_layout=True)
             (ax_exc, ax_est, ax_rep), (ax_lam, ax_par, ax_v) = axes
 
             def curve(objective, name, series):

@@ -34,6 +34,7 @@ import pandas as pd
 from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex, TiedStudent, UntiedStudent
 from hdcore.studies.base import Study, register
+from hdcore.theory.sgd import PhaseDiagram
 from hdcore.theory import (
     REGIONS,
     attention_landscape,
@@ -165,10 +166,10 @@ class SSISGDStudy(Study):
         return out[["study", "kind", "panel", "series", "d", "mode", "replicate", "x", "y"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import plt, style
+        from hdcore.plotting import style, subplots
 
         with style():
-            fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9), constrained_layout=True)
+            fig, axes = subplots(1, 3, figsize=(13.5, 3.9), constrained_layout=True)
             ax = axes[0]
             colors = {lab: f"C{i}" for i, (lab, *_rest) in enumerate(TRAJ)}
             dims = sorted(theory[theory.panel == "trajectory"].d.unique())
@@ -240,7 +241,7 @@ class AttentionPositionalSemanticStudy(Study):
              "squared loss (arXiv:2506.02651)")
     a_traj = 1.0
 
-    def omegas(self, pd_: object) -> list[float]:
+    def omegas(self, pd_: PhaseDiagram) -> list[float]:
         """omega on both sides of the escape and global transitions at ``a_traj``."""
         i = int(np.argmin(np.abs(pd_.a - self.a_traj)))
         oe, og = pd_.omega_escape[i], pd_.omega_global[i]
@@ -320,20 +321,22 @@ class AttentionPositionalSemanticStudy(Study):
         return out.reindex(columns=cols)
 
     def figure(self, theory, simulation):
+        import matplotlib
         from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Circle
 
-        from hdcore.plotting import plt, style
+        from hdcore.plotting import style, subplots
 
         with style():
             oms = sorted(theory[theory.panel == "landscape"].omega.unique())
-            fig, axes = plt.subplots(1, 1 + len(oms), figsize=(4.0 * (1 + len(oms)), 4.0),
-                                     constrained_layout=True)
+            fig, axes = subplots(1, 1 + len(oms), figsize=(4.0 * (1 + len(oms)), 4.0),
+                                 constrained_layout=True)
             ax = axes[0]
             ph = theory[(theory.panel == "phase") & (theory.series == "region")]
             a = np.sort(ph.a.unique())
             om = np.sort(ph.omega.unique())
             Z = ph.pivot(index="omega", columns="a", values="y").loc[om, a].to_numpy()
-            cmap = ListedColormap(plt.get_cmap("tab10").colors[:8])
+            cmap = ListedColormap(matplotlib.colormaps["tab10"].colors[:8])
             ax.pcolormesh(a, om, Z, cmap=cmap, vmin=-0.5, vmax=7.5, shading="nearest")
             for s, ls in (("omega_escape", "--"), ("omega_global", "-")):
                 b = theory[(theory.panel == "phase") & (theory.series == s)]
@@ -353,7 +356,7 @@ class AttentionPositionalSemanticStudy(Study):
                 M = np.concatenate([m, m, -m, -m])
                 V = np.concatenate([v, v, v, v])
                 ax.tricontourf(E, M, V, levels=20, cmap="viridis")
-                ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="k", lw=0.8))
+                ax.add_patch(Circle((0, 0), 1.0, fill=False, color="k", lw=0.8))
                 for i, (m0, e0) in enumerate(self.starts()):
                     key = f"start {m0},{e0}"
                     ode = theory[(theory.panel == "ode") & (theory.omega == o)

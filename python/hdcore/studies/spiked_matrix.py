@@ -91,11 +91,11 @@ class _LowRankStudy(Study):
         return out[["study", "kind", "prior", "series", "x", "y", "yerr", "n"]]
 
     def figure(self, theory, simulation):
-        from hdcore.plotting import aggregate, plt, simulation_points, style, theory_line
+        from hdcore.plotting import aggregate, simulation_points, style, subplots, theory_line
 
         with style():
-            fig, axes = plt.subplots(1, len(PRIORS), figsize=(4.2 * len(PRIORS), 3.6),
-                                     sharey=True, constrained_layout=True)
+            fig, axes = subplots(1, len(PRIORS), figsize=(4.2 * len(PRIORS), 3.6),
+                                 sharey=True, constrained_layout=True)
             for ax, p in zip(np.atleast_1d(axes), PRIORS):
                 th = theory[theory.prior == p]
 

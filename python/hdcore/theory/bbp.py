@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hdcore._results import Result
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
 
 __all__ = ["BBP", "bbp"]
 
 
 @dataclass(frozen=True)
-class BBP:
+class BBP(Result):
     """BBP prediction for PCA.
 
     Attributes

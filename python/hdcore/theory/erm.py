@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from hdcore._results import Result
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.ingredients.losses import Loss, get_loss
 from hdcore.models.regression import ContaminatedRegression
@@ -54,7 +55,7 @@ _OBJECTIVES = ("excess_error", "estimation_error", "generalisation_error")
 
 
 @dataclass(frozen=True)
-class ERMFixedPoint:
+class ERMFixedPoint(Result):
     """A replica-symmetric fixed point (see the module docs).
 
     Attributes
@@ -336,7 +337,7 @@ def ridge_closed_form(model: ContaminatedRegression, lam: float, teacher_norm: f
 # ---- tuning ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TuneResult:
+class TuneResult(Result):
     """Optimal regularisation and loss parameter (:func:`tune`).
 
     Attributes

@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from hdcore._results import Result
 from hdcore._validation import check_int, check_iteration, check_real
 from hdcore.theory.fixed_point import solve, transition
 from hdcore.ingredients.channels import Channel
@@ -110,7 +111,7 @@ def _overlap(q):
 
 
 @dataclass(frozen=True)
-class GLMStateEvolution:
+class GLMStateEvolution(Result):
     """State evolution of Bayes GAMP on a multi-index model.
 
     Attributes
@@ -215,7 +216,7 @@ def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) ->
 
 
 @dataclass(frozen=True)
-class GAMPFixedPoints:
+class GAMPFixedPoints(Result):
     """State-evolution fixed points from uninformative and informative starts.
 
     Attributes
@@ -345,7 +346,7 @@ def _f_operator(g, w):
 
 
 @dataclass(frozen=True)
-class WeakRecovery:
+class WeakRecovery(Result):
     """Optimal weak-recovery threshold (paper, Lemma 1.2).
 
     Attributes
@@ -460,7 +461,7 @@ def _lu_li(alpha, tau, s2, w):
 
 
 @dataclass(frozen=True)
-class SpectralPrediction:
+class SpectralPrediction(Result):
     """Asymptotic spectra and overlaps of the spectral methods at ``alpha``.
 
     Attributes

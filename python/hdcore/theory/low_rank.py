@@ -28,6 +28,7 @@ from functools import singledispatch
 import numpy as np
 from scipy.optimize import brentq
 
+from hdcore._results import Result
 from hdcore._validation import check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
 from hdcore.theory.fixed_point import OutOfDomain, solve, transition
@@ -49,7 +50,7 @@ UNINFORMATIVE = 1e-6
 
 
 @dataclass(frozen=True)
-class StateEvolution:
+class StateEvolution(Result):
     """Per-iteration overlaps predicted for AMP.
 
     Attributes
@@ -77,7 +78,7 @@ class StateEvolution:
 
 
 @dataclass(frozen=True)
-class FixedPoints:
+class FixedPoints(Result):
     """SE fixed points from uninformative and informative starts, with their free entropies."""
 
     uninformative: float

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq
 
+from hdcore._results import Result
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, as_sensing
 from hdcore.rmt.denoising import ProductPrior, WishartPrior
@@ -53,7 +54,7 @@ DELTA_FLOOR = 1e-9
 
 
 @dataclass(frozen=True)
-class SensingFixedPoint:
+class SensingFixedPoint(Result):
     """Bayes-optimal error of matrix sensing.
 
     Attributes
@@ -82,7 +83,7 @@ class SensingFixedPoint:
 
 
 @dataclass(frozen=True)
-class SensingStateEvolution:
+class SensingStateEvolution(Result):
     """Per-iteration prediction for GAMP-RIE: ``mse[t]`` of the iterate ``t`` (``mse[0]`` is the
     prior variance) and the effective noise ``delta_eff[t]`` of iteration ``t``."""
 

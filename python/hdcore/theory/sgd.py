@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from hdcore._results import Result
 from hdcore._validation import check_choice, check_int, check_real
+from hdcore.errors import NumericalError
 from hdcore.ingredients.activations import AttentionTarget, ScalarTarget
 from hdcore.ingredients.quadrature import gauss_hermite
 from hdcore.models.sequence import (
@@ -202,7 +204,7 @@ def population_loss(model: SequenceSingleIndex, student, m, e=0.0, *, loss: str 
 
 
 @dataclass(frozen=True)
-class LossDerivatives:
+class LossDerivatives(Result):
     """``R``, its gradient and Hessian in ``(m, e)`` on the sphere.
 
     The gradient is exact (quadrature of the pathwise derivative:
@@ -239,7 +241,7 @@ def population_loss_derivatives(model: SequenceSingleIndex, student, m: float, e
 
 
 @dataclass(frozen=True)
-class SGDODE:
+class SGDODE(Result):
     """Solution of :func:`sgd_ode`.
 
     Attributes
@@ -376,7 +378,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
     sol = solve_ivp(rhs, (0.0, t_max), y0, t_eval=t_eval, method="LSODA", rtol=rtol,
                     atol=1e-10)
     if not sol.success:
-        raise RuntimeError(f"sgd_ode: the integrator failed: {sol.message}")
+        raise NumericalError(f"sgd_ode: the integrator failed: {sol.message}")
     y = sol.y.T
     if student.untied:
         m, q = y[:, :L], y[:, L:]
@@ -393,7 +395,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
 
 
 @dataclass(frozen=True)
-class SIE:
+class SIE(Result):
     """Sequence information exponent and the Hermite shells behind it.
 
     Attributes
@@ -456,6 +458,8 @@ def sequence_information_exponent(model: SequenceSingleIndex, student=None, *,
     nodes : int, optional
         Gauss-Hermite nodes per axis (default exact for polynomials of degree <= 2 max_degree).
     """
+    if not isinstance(model, SequenceSingleIndex):
+        raise TypeError(f"`model` must be a SequenceSingleIndex, got {type(model).__name__}")
     max_degree = check_int(max_degree, "max_degree", min=1)
     if student is None:
         student = "attention" if isinstance(model.target, AttentionTarget) else "ssi"
@@ -562,7 +566,7 @@ def _count_minima(Rg, inside):
 
 
 @dataclass(frozen=True)
-class AttentionLandscape:
+class AttentionLandscape(Result):
     """``R(e, m)`` of the attention model on the quarter disk and its classification.
 
     Attributes
@@ -639,7 +643,7 @@ def _model_matrix(a):
 
 
 @dataclass(frozen=True)
-class PhaseDiagram:
+class PhaseDiagram(Result):
     """Classification of the attention landscape on an ``(a, omega)`` grid.
 
     Attributes
