@@ -133,7 +133,7 @@ def test_core_rejects_bad_specs_without_panicking():
 
 def test_impossible_memory_is_an_error_not_an_abort():
     model = SequenceSingleIndex(d=10**12, L=4, target="sum")
-    with pytest.raises(ValueError, match="`d`"):
+    with pytest.raises(MemoryError, match="`d` asks for .* bytes"):
         online_sgd(model, "ssi", 0.1, 1)
     # the reduced mode does not care
     r = online_sgd(model, "ssi", 0.1, 10, mode="reduced", m0=0.5)

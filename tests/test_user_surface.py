@@ -104,7 +104,10 @@ EXCEPTIONS = {
     ("sweeps/core.py", "RuntimeError"): "the sweep's worker environment is broken, not a computation",
     ("sweeps/local.py", "RuntimeError"): "worker processes cannot start (script from stdin, ...)",
     ("algorithms/erm.py", "unbounded"): "a local factory of NumericalError",
+    ("sweeps/store.py", "OSError"): "the journal cannot be written (disk full): re-raised with the way out",
 }
+# Raised by a theory map and caught by hdcore.theory.fixed_point.solve (it backs the step off).
+ENGINE_SIGNALS = {"OutOfDomain"}
 SWEEP_SIGNALS = {"PoolBroken", "WorkerDied", "TaskLoadError"}  # caught inside hdcore.sweeps
 
 
@@ -133,6 +136,8 @@ def test_every_raise_follows_the_error_contract():
             continue  # a private exception caught in the module that defines it
         if name in SWEEP_SIGNALS and rel.startswith("sweeps/"):
             continue
+        if name in ENGINE_SIGNALS and rel.startswith("theory/"):
+            continue
         offenders.append(f"{rel}:{line}: raise {name}")
     assert seen > 100  # the walk found the package's raises
     assert not offenders, "\n".join(offenders)
@@ -157,10 +162,7 @@ def _public_callables():
 
 # Functions in hdcore.theory (files under refactoring) that still let an AttributeError out on
 # a wrong type; strict xfail so that the list shrinks as they are fixed.
-KNOWN_ATTRIBUTE_ERRORS = {
-    "hdcore.theory.algorithmic_threshold", "hdcore.theory.fixed_points",
-    "hdcore.theory.glm_free_entropy", "hdcore.theory.ridge_closed_form",
-}
+KNOWN_ATTRIBUTE_ERRORS: set[str] = set()
 CALLABLES = sorted(_public_callables(), key=lambda t: t[0])
 
 

@@ -313,6 +313,8 @@ def ridge_closed_form(model: ContaminatedRegression, lam: float, teacher_norm: f
     ``Delta_eff/(alpha - 1)``). Valid for ``kappa < 1``
     (``lam > -(sqrt(alpha) - 1)^2`` when ``alpha > 1``). Returns ``m, q, V, replicon``.
     """
+    if not isinstance(model, ContaminatedRegression):
+        raise TypeError(f"`model` must be a ContaminatedRegression, got {type(model).__name__}")
     a, rho = model.alpha, teacher_norm
     comps = np.array(model.components)
     pi, b, s2 = comps[:, 0], comps[:, 1], comps[:, 2]

@@ -299,7 +299,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
         raise TypeError(f"`F` must be callable, got {type(F).__name__}")
     if domain is not None and not callable(domain):
         raise TypeError(f"`domain` must be callable or None, got {type(domain).__name__}")
-    tree: _Tree | _Scalar
+    tree: Any  # _Tree or _Scalar: the same duck-typed interface
     scalar_start = isinstance(x0, (int, float, np.number)) and not isinstance(x0, (bool, np.bool_))
     tree = _Scalar() if scalar_start and anderson == 0 else _Tree(x0)
     v = tree.symmetrise(tree.flatten(x0, "x0"))
@@ -361,7 +361,8 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
     dgs: deque = deque(maxlen=max(anderson, 1))
     stuck = 0
     best, it_best = math.inf, 0
-    for it in range(max_iter + 1):
+    it = 0
+    while True:
         if trace:
             xs.append(x)
             auxs.append(aux)
@@ -407,7 +408,7 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
                 auxs.append(aux)
             residual = tree.resid(g, _scale_vector(tree, scale, x))
             return finish(x, False, it + 1, residual, f"the iteration is pushed out of the domain: {reason}", aux)
-    raise AssertionError("unreachable")  # pragma: no cover
+        it += 1
 
 
 def _candidates(damped, g, dvs, dgs, mix, max_backoff):
@@ -611,13 +612,14 @@ def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backwa
                 start = warm(res.x) if warm is not None else res.x
         return tuple(out)
 
-    fwd = bwd = None
+    fwd: tuple | None = None
+    bwd: tuple | None = None
     if direction in ("forward", "both"):
         fwd = sweep(range(grid.size), x0)
     if direction in ("backward", "both"):
         if x0_backward is not None:
             start = x0_backward
-        elif direction == "both" and fwd[-1].converged:
+        elif fwd is not None and fwd[-1].converged:
             start = fwd[-1].x
         else:
             start = x0

@@ -191,6 +191,7 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
     q, (qhat, psi_out) = res.x, res.aux
     phi = -0.5 * float(np.trace(q @ qhat)) + pp.free_entropy(qhat) + model.alpha * psi_out
     q_arr = np.array(res.trace)
+    assert res.aux_trace is not None  # trace=True, has_aux=True
     qhats = np.array([a[0] for a in res.aux_trace[:-1]]).reshape(-1, p, p)
     return GLMStateEvolution(q=q_arr, qhat=qhats, overlap=np.array([_overlap(x) for x in q_arr]),
                              free_entropy=float(phi), n_iter=res.n_iter, converged=res.converged)
@@ -209,6 +210,8 @@ def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) ->
     """Replica-symmetric free entropy ``Phi(Q, Qhat(Q))`` (module docs) at overlap ``Q``
     (``p x p``, or a number for ``p = 1``); at state-evolution fixed points it is the
     free entropy of that branch."""
+    if not isinstance(model, MultiIndex):
+        raise TypeError(f"expected a MultiIndex model, got {type(model).__name__}")
     q = _start(model, q)
     qhat, psi_out = _output_side(model, q, dict(se_options or {}))
     return float(-0.5 * np.trace(q @ qhat) + model.product_prior.free_entropy(qhat)

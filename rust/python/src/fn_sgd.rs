@@ -193,9 +193,16 @@ fn sgd_simulate<'py>(
             // and its gradient work (about k + 2 more vectors of d); records are small.
             use hdcore_kernels::alloc::bytes;
             let dd = usize::try_from(d).unwrap_or(usize::MAX);
-            let alive = if return_weights || mode == "reduced" { runs.len() } else { runs.len().min(p.current_num_threads()) };
+            // The reduced mode iterates the overlap chain only: no vector of length d.
+            let alive = if mode == "reduced" {
+                0
+            } else if return_weights {
+                runs.len()
+            } else {
+                runs.len().min(p.current_num_threads())
+            };
             ensure_fits(&[
-                ("d", bytes::<f64>("d", &[alive.max(1), dd, 2 * k + 4])),
+                ("d", bytes::<f64>("d", &[alive, dd, 2 * k + 4])),
                 ("record", bytes::<f64>("record", &[runs.len(), o.record.len(), k + 4])),
             ])?;
         }
