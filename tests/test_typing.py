@@ -18,7 +18,7 @@ NOT_YET_CLEAN = {
     "python/hdcore/theory/erm.py", "python/hdcore/theory/matrix_sensing.py",
     "python/hdcore/theory/low_rank.py", "python/hdcore/theory/sgd.py",
     "python/hdcore/models/sequence.py", "python/hdcore/models/matrix_sensing.py",
-    "python/hdcore/models/spiked.py", "python/hdcore/models/multi_index.py",
+    "python/hdcore/models/multi_index.py",
     "python/hdcore/ingredients/losses.py", "python/hdcore/ingredients/activations.py",
     "python/hdcore/ingredients/channels.py", "python/hdcore/ingredients/priors.py",
     "python/hdcore/rmt/denoising.py", "python/hdcore/sweeps/store.py",
@@ -46,8 +46,6 @@ def test_stubtest_extension():
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="SpikedWigner.prior is annotated Prior but takes a name; "
-                   "typing it Prior | str needs narrowing in models/spiked.py and theory/low_rank.py")
 def test_readme_example_type_checks(tmp_path):
     # the README's first Python example, as a user's script
     readme = (ROOT / "README.md").read_text()

@@ -14,6 +14,7 @@ Normalisations (hdcore's, stated once here and used by algorithms and theory ali
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -59,7 +60,10 @@ class SpikedWigner:
 
     n: int
     snr: float
-    prior: Prior = "rademacher"
+    prior: Prior = "rademacher"  # type: ignore[assignment]  # a name, converted below
+
+    if TYPE_CHECKING:  # the generated __init__ takes a Prior or its name
+        def __init__(self, n: int, snr: float, prior: Prior | str = "rademacher") -> None: ...
 
     def __post_init__(self):
         object.__setattr__(self, "n", check_int(self.n, "n", min=1))
@@ -148,7 +152,11 @@ class SpikedWishart:
     d: int
     alpha: float
     beta: float
-    prior: Prior = "gaussian"
+    prior: Prior = "gaussian"  # type: ignore[assignment]  # a name, converted below
+
+    if TYPE_CHECKING:  # the generated __init__ takes a Prior or its name
+        def __init__(self, d: int, alpha: float, beta: float,
+                     prior: Prior | str = "gaussian") -> None: ...
 
     def __post_init__(self):
         object.__setattr__(self, "d", check_int(self.d, "d", min=1))
