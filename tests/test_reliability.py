@@ -188,3 +188,9 @@ def test_everything_survives_in_a_fresh_interpreter():
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "survived" in proc.stdout
+
+
+def test_huge_n_threads_is_value_error():
+    # found by the fuzz: rayon tried to start 2^62 threads and never returned
+    with pytest.raises(ValueError, match="n_threads"):
+        _core.standard_normal(3, 0, n_threads=2**62)
