@@ -28,13 +28,21 @@ fn cache() -> &'static Mutex<Cache> {
 }
 
 /// Number of threads a kernel will use for the request `n_threads`.
+/// The most threads one pool may have: a larger request is refused (rayon would otherwise
+/// try to start them all, which for 2^62 never finishes).
+pub const MAX_THREADS: usize = 1024;
+
 pub fn resolve(n_threads: Option<usize>) -> Result<usize> {
     match n_threads {
         Some(0) => Err(invalid("n_threads", "must be at least 1")),
+        Some(n) if n > MAX_THREADS => Err(invalid(
+            "n_threads",
+            format!("must be at most {MAX_THREADS}, got {n}"),
+        )),
         Some(n) => Ok(n),
         None => match std::env::var(ENV_VAR) {
             Ok(s) if !s.trim().is_empty() => match s.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(n),
+                Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
                 _ => Err(invalid(
                     "n_threads",
                     format!("{ENV_VAR}={s:?} is not a positive integer"),
