@@ -27,11 +27,11 @@ fn cache() -> &'static Mutex<Cache> {
     })
 }
 
-/// Number of threads a kernel will use for the request `n_threads`.
 /// The most threads one pool may have: a larger request is refused (rayon would otherwise
 /// try to start them all, which for 2^62 never finishes).
 pub const MAX_THREADS: usize = 1024;
 
+/// Number of threads a kernel will use for the request `n_threads`.
 pub fn resolve(n_threads: Option<usize>) -> Result<usize> {
     match n_threads {
         Some(0) => Err(invalid("n_threads", "must be at least 1")),
@@ -45,7 +45,7 @@ pub fn resolve(n_threads: Option<usize>) -> Result<usize> {
                 Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
                 _ => Err(invalid(
                     "n_threads",
-                    format!("{ENV_VAR}={s:?} is not a positive integer"),
+                    format!("{ENV_VAR}={s:?} is not an integer in 1..={MAX_THREADS}"),
                 )),
             },
             _ => Ok(std::thread::available_parallelism()
