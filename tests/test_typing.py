@@ -52,5 +52,7 @@ def test_readme_example_type_checks(tmp_path):
     block = re.search(r"```python\n(import hdcore\n.*?)```", readme, re.S).group(1)
     script = tmp_path / "example.py"
     script.write_text(block)
-    p = run("mypy", "--no-incremental", "--cache-dir", "/dev/null", str(script))
+    # check the user's script only: the package's own errors are test_mypy_package's business
+    p = run("mypy", "--no-incremental", "--cache-dir", "/dev/null", "--follow-imports=silent",
+            str(script))
     assert p.returncode == 0, p.stdout + p.stderr
