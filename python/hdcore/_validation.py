@@ -7,7 +7,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_choice", "check_iteration", "as_array"]
+__all__ = ["check_int", "check_real", "check_choice", "check_iteration", "check_instance", "as_array"]
+
+
+def check_instance(value, name: str, types: type | tuple[type, ...]):
+    """Return ``value`` if it is an instance of ``types``, else raise TypeError naming ``name``."""
+    if not isinstance(value, types):
+        kinds = types if isinstance(types, tuple) else (types,)
+        raise TypeError(f"`{name}` must be a {' or '.join(t.__name__ for t in kinds)}, "
+                        f"got {type(value).__name__}")
+    return value
 
 
 def check_int(value, name: str, *, min: int | None = None) -> int:

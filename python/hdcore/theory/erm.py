@@ -44,7 +44,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hdcore._results import Result
-from hdcore._validation import check_choice, check_int, check_real
+from hdcore._validation import check_choice, check_instance, check_int, check_real
 from hdcore.ingredients.losses import Loss, get_loss
 from hdcore.models.regression import ContaminatedRegression
 from hdcore.theory.fixed_point import OutOfDomain, solve
@@ -313,8 +313,7 @@ def ridge_closed_form(model: ContaminatedRegression, lam: float, teacher_norm: f
     ``Delta_eff/(alpha - 1)``). Valid for ``kappa < 1``
     (``lam > -(sqrt(alpha) - 1)^2`` when ``alpha > 1``). Returns ``m, q, V, replicon``.
     """
-    if not isinstance(model, ContaminatedRegression):
-        raise TypeError(f"`model` must be a ContaminatedRegression, got {type(model).__name__}")
+    check_instance(model, "model", ContaminatedRegression)
     a, rho = model.alpha, teacher_norm
     comps = np.array(model.components)
     pi, b, s2 = comps[:, 0], comps[:, 1], comps[:, 2]

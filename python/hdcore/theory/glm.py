@@ -45,7 +45,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from hdcore._results import Result
-from hdcore._validation import check_int, check_iteration, check_real
+from hdcore._validation import check_instance, check_int, check_iteration, check_real
 from hdcore.theory.fixed_point import solve, transition
 from hdcore.ingredients.channels import Channel
 from hdcore.models.multi_index import MultiIndex
@@ -210,8 +210,7 @@ def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) ->
     """Replica-symmetric free entropy ``Phi(Q, Qhat(Q))`` (module docs) at overlap ``Q``
     (``p x p``, or a number for ``p = 1``); at state-evolution fixed points it is the
     free entropy of that branch."""
-    if not isinstance(model, MultiIndex):
-        raise TypeError(f"expected a MultiIndex model, got {type(model).__name__}")
+    check_instance(model, "model", MultiIndex)
     q = _start(model, q)
     qhat, psi_out = _output_side(model, q, dict(se_options or {}))
     return float(-0.5 * np.trace(q @ qhat) + model.product_prior.free_entropy(qhat)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from hdcore._results import Result
-from hdcore._validation import check_iteration, check_real
+from hdcore._validation import check_instance, check_iteration, check_real
 from hdcore.models.spiked import SpikedWigner, SpikedWishart
 from hdcore.theory.fixed_point import OutOfDomain, solve, transition
 
@@ -151,11 +151,6 @@ def _(model: SpikedWishart):
     return "beta"
 
 
-def _check_model(model) -> None:
-    if not isinstance(model, (SpikedWigner, SpikedWishart)):
-        raise TypeError(f"expected a SpikedWigner or SpikedWishart model, got {type(model).__name__}")
-
-
 def _start(model, init) -> float:
     if isinstance(init, str):
         if init == "uninformative":
@@ -269,7 +264,7 @@ def _fixed_point(model, which: str) -> float:
 def fixed_points(model) -> FixedPoints:
     """SE fixed points reached from uninformative and informative starts, and their free
     entropies (the map is monotone, so these are its smallest and largest stable fixed points)."""
-    _check_model(model)
+    check_instance(model, "model", (SpikedWigner, SpikedWishart))
     lo = _fixed_point(model, "uninformative")
     hi = _fixed_point(model, "informative")
     return FixedPoints(uninformative=lo, informative=hi, phi_uninformative=free_entropy(model, lo),
@@ -280,7 +275,7 @@ def algorithmic_threshold(model) -> float:
     """Signal strength above which ``m = 0`` is linearly unstable for SE (AMP from a random
     start achieves weak recovery): ``snr = 1/E x^2`` (Wigner), ``beta = 1/(sqrt(alpha) E u^2)``
     (covariance)."""
-    _check_model(model)
+    check_instance(model, "model", (SpikedWigner, SpikedWishart))
     slope = model.prior.overlap_slope()
     if isinstance(model, SpikedWigner):
         return float(1.0 / np.sqrt(slope))
