@@ -15,6 +15,7 @@ mod fn_reliability;
 mod fn_rmt;
 mod fn_sensing;
 mod fn_sgd;
+mod fn_tensor;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -41,6 +42,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_losses::register(m)?;
     fn_erm::register(m)?;
     fn_sgd::register(m)?;
+    fn_tensor::register(m)?;
     fn_reliability::register(m)?;
     Ok(())
 }

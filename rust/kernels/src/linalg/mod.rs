@@ -4,6 +4,7 @@ pub mod arnoldi;
 pub mod lanczos;
 pub mod matvec;
 pub mod simd;
+pub mod tensor3;
 
 pub use arnoldi::{top_eigenpairs_nonsymmetric, ArnoldiOptions, ComplexEigenpairs};
 pub use lanczos::{top_eigenpairs, Eigenpairs, LanczosOptions};

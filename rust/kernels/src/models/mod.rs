@@ -1,4 +1,5 @@
 //! Data generators with a planted truth.
 
 pub mod regression;
+pub mod matrix_tensor;
 pub mod spiked;
