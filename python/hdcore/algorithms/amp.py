@@ -29,6 +29,7 @@ from functools import singledispatch
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.ingredients.priors import BuiltinPrior
@@ -119,7 +120,8 @@ def _result(raw: dict, truth: np.ndarray) -> AMPResult:
 
 @singledispatch
 def amp(sample, *, n_iter: int = 100, damping: float = 0.0, tol: float = 1e-12, init="random",
-        denoiser=None, open_path: bool = False, seed=0, n_threads: int | None = None) -> AMPResult:
+        denoiser=None, open_path: bool = False, seed=0, n_threads: int | None = None,
+        progress: bool = False) -> AMPResult:
     """Bayes-optimal AMP on a spiked sample.
 
     Parameters
@@ -143,6 +145,9 @@ def amp(sample, *, n_iter: int = 100, damping: float = 0.0, tol: float = 1e-12, 
         Seed of the random start.
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar of the iterations on stderr (the Rust fast path runs in one call: its
+        bar advances when the call returns).
 
     Returns
     -------
@@ -176,15 +181,17 @@ def _apply(denoise, b, a):
 
 @amp.register
 def _(sample: SpikedWignerSample, *, n_iter=100, damping=0.0, tol=1e-12, init="random",
-      denoiser=None, open_path=False, seed=0, n_threads=None) -> AMPResult:
+      denoiser=None, open_path=False, seed=0, n_threads=None, progress=False) -> AMPResult:
     model = sample.model
     n_iter, damping, tol = _check_opts(n_iter, damping, tol)
     x0 = _init(init, model.n, sample.x, seed)
     prior = model.prior
     if denoiser is None and not open_path and isinstance(prior, BuiltinPrior):
-        raw = _core.amp_wigner(sample.y, model.snr, prior.name, x0, rho=prior._rho,
-                               truth=sample.x, packed_n=sample.packed_n, n_iter=n_iter,
-                               damping=damping, tol=tol, n_threads=n_threads)
+        with progress_bar(progress, total=n_iter, desc="amp", unit="iter") as bar:
+            raw = _core.amp_wigner(sample.y, model.snr, prior.name, x0, rho=prior._rho,
+                                   truth=sample.x, packed_n=sample.packed_n, n_iter=n_iter,
+                                   damping=damping, tol=tol, n_threads=n_threads)
+            bar.update(int(raw["n_iter"]))
         return _result(raw, sample.x)
     denoise = _open_denoiser(prior, denoiser)
     s, n = model.snr, model.n
@@ -192,7 +199,7 @@ def _(sample: SpikedWignerSample, *, n_iter=100, damping=0.0, tol=1e-12, init="r
     onsager = 0.0
     trace = {"overlap": [abs(est @ sample.x) / n], "q": [est @ est / n], "delta": []}
     converged = False
-    for _ in range(n_iter):
+    for _ in track(range(n_iter), progress, desc="amp", unit="iter"):
         field_ = s * matvec(sample.y, est, packed_n=sample.packed_n, n_threads=n_threads)
         field_ -= onsager * prev
         a = s * s * float(est @ est) / n
@@ -216,15 +223,17 @@ def _(sample: SpikedWignerSample, *, n_iter=100, damping=0.0, tol=1e-12, init="r
 
 @amp.register
 def _(sample: SpikedWishartSample, *, n_iter=100, damping=0.0, tol=1e-12, init="random",
-      denoiser=None, open_path=False, seed=0, n_threads=None) -> AMPResult:
+      denoiser=None, open_path=False, seed=0, n_threads=None, progress=False) -> AMPResult:
     model = sample.model
     n_iter, damping, tol = _check_opts(n_iter, damping, tol)
     u0 = _init(init, model.d, sample.u, seed)
     prior = model.prior
     if denoiser is None and not open_path and isinstance(prior, BuiltinPrior):
-        raw = _core.amp_wishart(sample.x, model.beta, prior.name, u0, rho=prior._rho,
-                                truth_u=sample.u, truth_v=sample.v, n_iter=n_iter,
-                                damping=damping, tol=tol, n_threads=n_threads)
+        with progress_bar(progress, total=n_iter, desc="amp", unit="iter") as bar:
+            raw = _core.amp_wishart(sample.x, model.beta, prior.name, u0, rho=prior._rho,
+                                    truth_u=sample.u, truth_v=sample.v, n_iter=n_iter,
+                                    damping=damping, tol=tol, n_threads=n_threads)
+            bar.update(int(raw["n_iter"]))
         return _result(raw, sample.u)
     denoise = _open_denoiser(prior, denoiser)
     n, d = sample.x.shape
@@ -235,7 +244,7 @@ def _(sample: SpikedWishartSample, *, n_iter=100, damping=0.0, tol=1e-12, init="
     trace = {"overlap": [abs(est @ sample.u) / d], "q": [est @ est / d], "delta": [],
              "overlap_latent": []}
     converged = False
-    for _ in range(n_iter):
+    for _ in track(range(n_iter), progress, desc="amp", unit="iter"):
         a_v = beta * float(est @ est) / d
         bv = scale * matvec(sample.x, est, n_threads=n_threads) - beta * var_u * latent
         latent = bv / (1 + a_v)

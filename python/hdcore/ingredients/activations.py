@@ -93,6 +93,9 @@ class Target:
     def n_out(self, L: int) -> int:
         raise NotImplementedError
 
+    def __call__(self, z) -> np.ndarray:
+        raise NotImplementedError
+
     def spec(self) -> dict:
         """The entries of the Rust problem description."""
         raise NotImplementedError
@@ -232,8 +235,14 @@ class AttentionTarget(Target):
         object.__setattr__(self, "A", A)
 
     @property
+    def _matrix(self) -> np.ndarray:
+        # `A` is None only before `__post_init__` has filled in the default
+        assert self.A is not None
+        return self.A
+
+    @property
     def min_len(self) -> int:  # type: ignore[override]
-        return self.A.shape[0]
+        return self._matrix.shape[0]
 
     def n_out(self, L: int) -> int:
         return L * L
@@ -241,14 +250,15 @@ class AttentionTarget(Target):
     def __call__(self, z) -> np.ndarray:
         z = np.asarray(z, dtype=np.float64)
         L = z.shape[-1]
-        if L != self.A.shape[0]:
-            raise ValueError(f"the attention target has L = {self.A.shape[0]}, got {L} tokens")
-        T = (1.0 - self.omega) * softmax_rows(z) + self.omega * self.A
+        A = self._matrix
+        if L != A.shape[0]:
+            raise ValueError(f"the attention target has L = {A.shape[0]}, got {L} tokens")
+        T = (1.0 - self.omega) * softmax_rows(z) + self.omega * A
         return T.reshape(*z.shape[:-1], L * L)
 
     def spec(self) -> dict:
         return {"target": "attention", "omega": self.omega,
-                "a_matrix": [float(v) for v in self.A.ravel()]}
+                "a_matrix": [float(v) for v in self._matrix.ravel()]}
 
 
 TARGETS = tuple(_FUN) + ("attention",)

@@ -109,7 +109,9 @@ def _piecewise_z_nodes(centres: np.ndarray, scale: float, breaks, n: int):
     ``[c - L scale, c + L scale]`` split at the breakpoints of the link (so piecewise-smooth
     integrands converge geometrically). Returns ``(index of centre, z, weight)``."""
     x, w = _legendre(n)
-    idx, zs, ws = [], [], []
+    idx: list[np.ndarray] = []
+    zs: list[np.ndarray] = []
+    ws: list[np.ndarray] = []
     for i, c in enumerate(centres):
         lo, hi = c - _HALF_WIDTH * scale, c + _HALF_WIDTH * scale
         cuts = [lo] + [b for b in breaks if lo < b < hi] + [hi]
@@ -120,8 +122,7 @@ def _piecewise_z_nodes(centres: np.ndarray, scale: float, breaks, n: int):
             idx.append(np.full(n, i))
             zs.append(z)
             ws.append(w * half * dens)
-    idx, zs, ws = np.concatenate(idx), np.concatenate(zs), np.concatenate(ws)
-    return idx, zs, ws
+    return np.concatenate(idx), np.concatenate(zs), np.concatenate(ws)
 
 
 class Channel(ABC):
@@ -429,7 +430,7 @@ class CallableLink(Channel):
                              "computed by Gauss-Hermite cubature of N(y; f(z), noise))")
         default = {1: 96, 2: 32, 3: 12}.get(self.p, 6)
         self.n_nodes = default if n_nodes is None else check_int(n_nodes, "n_nodes", min=1)
-        self.name = name or getattr(fn, "__name__", "custom")
+        self.name = str(name or getattr(fn, "__name__", "custom"))
         self._nodes, w = _tensor_gh(self.p, self.n_nodes)
         self._logw = np.log(w)
 

@@ -192,13 +192,15 @@ class Loss(ABC):
         sd = np.sqrt(S)
         ends, _ = self.prox(np.concatenate([-half_width * sd, half_width * sd]), V)
         lo, hi = ends[: S.size], ends[S.size:]
-        seg_a, seg_b, seg_k = [], [], []
+        starts: list[float] = []
+        stops: list[float] = []
+        owners: list[int] = []
         for k in range(S.size):
             cuts = [lo[k], *(b for b in self.breakpoints if lo[k] < b < hi[k]), hi[k]]
-            seg_a.extend(cuts[:-1])
-            seg_b.extend(cuts[1:])
-            seg_k.extend([k] * (len(cuts) - 1))
-        seg_a, seg_b, seg_k = np.array(seg_a), np.array(seg_b), np.array(seg_k)
+            starts.extend(cuts[:-1])
+            stops.extend(cuts[1:])
+            owners.extend([k] * (len(cuts) - 1))
+        seg_a, seg_b, seg_k = np.array(starts), np.array(stops), np.array(owners, dtype=int)
         # every segment split into m >= 2 equal panels of width <= panel * sd/(1 + V): the density
         # varies on the scale sd/(1 + V rho'') in r, and rho'' <= 1 for the built-in losses
         width = panel * sd[seg_k] / (1.0 + V * max(1.0, self._max_d2_hint))
@@ -246,6 +248,12 @@ class BuiltinLoss(Loss):
 
     @property
     def param(self):
+        return self._param
+
+    @property
+    def _required_param(self) -> float:
+        # the losses with a `param_name` check and store it in __init__
+        assert self._param is not None
         return self._param
 
     def eval(self, r):
@@ -341,7 +349,7 @@ class Huber(BuiltinLoss):
 
     @property
     def a(self) -> float:
-        return self._param
+        return self._required_param
 
     def _closed_integrals(self, V, S):
         a = self._param
@@ -361,7 +369,7 @@ class Tukey(BuiltinLoss):
 
     @property
     def tau(self) -> float:
-        return self._param
+        return self._required_param
 
     @property
     def _length_scale(self):
@@ -386,7 +394,7 @@ class Cauchy(BuiltinLoss):
 
     @property
     def tau(self) -> float:
-        return self._param
+        return self._required_param
 
     @property
     def _length_scale(self):

@@ -258,6 +258,7 @@ class SparseRademacher(BuiltinPrior):
     """``x = +-1/sqrt(rho)`` with probability ``rho/2`` each, 0 otherwise (``E x^2 = 1``)."""
 
     name = "sparse_rademacher"
+    _rho: float
 
     def __init__(self, rho: float):
         self._rho = check_real(rho, "rho", min=0.0, max=1.0, min_inclusive=False)

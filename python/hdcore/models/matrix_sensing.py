@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -154,11 +155,17 @@ class MatrixSensing:
         return round(self.alpha * self.d1 * self.d2)
 
     @property
+    def _prior(self) -> Wishart | Product:
+        # `prior` is a Wishart or Product after __post_init__ (a string is parsed there)
+        return cast("Wishart | Product", self.prior)
+
+    @property
     def width(self) -> int:
         """``m = round(kappa d)`` (Wishart) or ``r = round(rho d2)`` (product)."""
-        if self.symmetric:
-            return round(self.prior.kappa * self.d1)
-        return round(self.prior.rho * self.d2)
+        prior = self._prior
+        if isinstance(prior, Wishart):
+            return round(prior.kappa * self.d1)
+        return round(prior.rho * self.d2)
 
     @property
     def units(self) -> float:
@@ -195,7 +202,7 @@ class MatrixSensing:
         s = as_seed(seed)
         if self.symmetric:
             w, truth = _core.sample_wishart_teacher(self.d1, self.width, s, n_threads)
-            factors = (w,)
+            factors: tuple[np.ndarray, ...] = (w,)
         else:
             v, u, truth = _core.sample_product_teacher(self.d1, self.d2, self.width, s, n_threads)
             factors = (v, u)
@@ -385,7 +392,7 @@ class MatrixSensingSample:
         stop = m.n if stop is None else check_int(stop, "stop", min=0)
         start = check_int(start, "start", min=0)
         if m.sensing == "quadratic":
-            xs = self.x[start:stop]
+            xs = cast(np.ndarray, self.x)[start:stop]  # quadratic sensing stores its inputs
             eye = np.eye(m.d1)
             return (xs[:, :, None] * xs[:, None, :] - eye) / np.sqrt(m.d1)
         return _core.sensing_design(m.operator_kind, self.design_seed, start, stop, m.d1, m.d2)

@@ -9,6 +9,7 @@ from the prior (unit variance, so ``||w*_k||^2 / d -> 1``), pre-activations
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -83,7 +84,8 @@ class MultiIndex:
     @property
     def channel(self) -> Channel:
         """The output channel (link + noise)."""
-        return self.link
+        # `link` is a Channel after __post_init__ (a name is resolved there)
+        return cast(Channel, self.link)
 
     @property
     def product_prior(self) -> ProductPrior:
@@ -104,7 +106,8 @@ class MultiIndex:
         s = as_seed(seed)
         ch = self.channel
         builtin_link = isinstance(ch, BuiltinChannel)
-        kw = {"link": ch.name, "noise": ch.noise, "n_nodes": ch.n_nodes} if builtin_link else {}
+        kw: dict[str, Any] = ({"link": ch.name, "noise": ch.noise, "n_nodes": ch.n_nodes}
+                              if isinstance(ch, BuiltinChannel) else {})
         if isinstance(self.prior, BuiltinPrior):
             x, w, z, y = _core.multi_index_sample(self.n, self.d, self.p, s,
                                                   prior_name=self.prior.name, rho=self.prior._rho,

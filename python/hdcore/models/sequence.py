@@ -31,6 +31,7 @@ outputs) and ``"frobenius"`` = ``||y - yhat||`` unsquared (the authors' SGD for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -129,13 +130,18 @@ class SequenceSingleIndex:
         object.__setattr__(self, "positional", _positional(self.positional, self.L))
 
     @property
+    def _target(self) -> Target:
+        # `target` is a Target after __post_init__ (a name is resolved there)
+        return cast(Target, self.target)
+
+    @property
     def n_out(self) -> int:
         """Output entries per sample (1, or ``L^2`` for the attention teacher)."""
-        return self.target.n_out(self.L)
+        return self._target.n_out(self.L)
 
     def spec(self) -> dict:
         """The model's part of the Rust problem description."""
-        s = {"L": self.L, "noise": self.noise, **self.target.spec()}
+        s = {"L": self.L, "noise": self.noise, **self._target.spec()}
         if self.positional is not None:
             s["positional"] = [float(v) for v in self.positional]
         return s
@@ -161,7 +167,7 @@ class SequenceSingleIndex:
         rng = np.random.default_rng(spawn(s, run, 1))
         x = rng.standard_normal((n, self.L, self.d)) / np.sqrt(self.d)
         zs = x @ w_star
-        y = self.target(zs)
+        y = self._target(zs)
         if self.noise > 0:
             y = y + self.noise * rng.standard_normal(y.shape)
         return SequenceSample(model=self, x=x, y=y, teacher=w_star, positional=p)
@@ -200,6 +206,12 @@ class Student:
 
     def n_out(self, L: int) -> int:
         return 1
+
+    def output(self, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backprop(self, z: np.ndarray, r: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def spec(self, model: SequenceSingleIndex) -> dict:
         raise NotImplementedError
@@ -343,7 +355,8 @@ def get_student(student, model: SequenceSingleIndex) -> Student:
     if student.untied and model.positional is not None:
         raise ValueError("`positional`: the untied student takes no positional encoding")
     if (isinstance(student, AttentionStudent) and student.readout == "bilinear"
-            and (student.a.shape != (model.L,) or student.b.shape != (model.L,))):
+            and (student.a is None or student.b is None
+                 or student.a.shape != (model.L,) or student.b.shape != (model.L,))):
         raise ValueError(f"read-out vectors `a`, `b` must have length L = {model.L}")
     return student
 
@@ -365,9 +378,9 @@ def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str
     (loss, grad) : arrays of shapes ``(...)`` and ``(..., L)``.
     """
     check_choice(loss, "loss", LOSSES)
-    y = model.target(zs) if y is None else y
+    y = model._target(zs) if y is None else y
     S = softmax_rows(z) if isinstance(student, AttentionStudent) else None
-    yhat = student.output(z) if S is None else student.output(z, S)
+    yhat = student.output(z, S) if isinstance(student, AttentionStudent) else student.output(z)
     r = yhat - y
     sq = (r * r).sum(-1)
     n = r.shape[-1]
@@ -379,4 +392,6 @@ def loss_and_grad(model: SequenceSingleIndex, student: Student, zs, z, loss: str
     else:
         val = np.sqrt(sq)
         r = r * np.where(val > 0, 1.0 / np.where(val > 0, val, 1.0), 0.0)[..., None]
-    return val, (student.backprop(z, r) if S is None else student.backprop(z, r, S))
+    grad = (student.backprop(z, r, S) if isinstance(student, AttentionStudent)
+            else student.backprop(z, r))
+    return val, grad

@@ -23,6 +23,7 @@ the observed spectrum (``Re g_n(lambda + i eta)``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -142,7 +143,8 @@ def rie(y, delta: float, law: SpectralLaw | None = None, *, rectangular: bool = 
     if law is not None and not isinstance(law, SpectralLaw):
         raise TypeError(f"`law` must be a SpectralLaw or None, got {type(law).__name__}")
     if law is None or isinstance(law, _CoreLaw):
-        kw = {} if law is None else {"law_kind": law._kind, "law_params": law._params}
+        kw: dict[str, Any] = ({} if law is None
+                              else {"law_kind": law._kind, "law_params": law._params})
         out = _core.rie(y, delta, eta=eta, rectangular=bool(rectangular), n_threads=n_threads, **kw)
         return RIEResult(**out)
     # a Python law: decomposition and reconstruction in Rust, shrinkage here
@@ -151,12 +153,14 @@ def rie(y, delta: float, law: SpectralLaw | None = None, *, rectangular: bool = 
         c = (rows * cols) ** 0.25
         beta = max(rows, cols) / min(rows, cols)
         u, s, v = _core.svd(np.ascontiguousarray(y / c), True, n_threads)
+        assert u is not None and v is not None  # vectors=True
         h = law.hilbert(s)
         with np.errstate(divide="ignore", invalid="ignore"):
             shrunk = np.where(s > 0, s - 2 * delta / np.sqrt(beta) * ((beta - 1) / (2 * s) + h), 0.0)
         est = _core.spectral_reconstruct(u, np.ascontiguousarray(c * shrunk), v, n_threads)
         return RIEResult(estimate=est, values=s, shrunk=shrunk, hilbert=h)
     lam, vec = _core.eigh(y, True, n_threads)
+    assert vec is not None  # vectors=True
     h = law.hilbert(lam)
     shrunk = lam - 2 * delta * h
     est = _core.spectral_reconstruct(vec, np.ascontiguousarray(shrunk), vec, n_threads)

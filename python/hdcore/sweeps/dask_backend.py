@@ -87,9 +87,9 @@ class Dask:
         for address, n in self.client.nthreads().items():
             host = get_address_host(address)
             per_host[host] = per_host.get(host, 0) + n
-        distributed = self._distributed
+        from distributed import WorkerPlugin
 
-        class HdcoreThreads(distributed.WorkerPlugin):
+        class HdcoreThreads(WorkerPlugin):
             def setup(self, worker):
                 _set_threads(per_host, worker)
 

@@ -31,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from concurrent.futures import wait as _wait
 from concurrent.futures.process import BrokenProcessPool
 
+from hdcore.errors import InternalError
 from hdcore.sweeps.grid import Job
 from hdcore.sweeps.records import run_job
 
@@ -173,6 +174,8 @@ class Threads(InProcess):
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="hdcore-sweep")
 
     def submit(self, job: Job) -> Future:
+        if self._pool is None:
+            raise InternalError("the sweep's thread pool is not started")  # pragma: no cover
         return self._pool.submit(run_job, self.task, job.params, job.seed, worker=True)
 
     @staticmethod
@@ -211,6 +214,8 @@ def _ping() -> str | None:
 def _process_job(params: dict, seed: int) -> dict:
     if _WORKER_LOAD_ERROR is not None:
         raise TaskLoadError(_WORKER_LOAD_ERROR)
+    if _WORKER_TASK is None:  # pragma: no cover -- _init_worker sets one or the other
+        raise TaskLoadError("the worker was not initialised with a task")
     return run_job(_WORKER_TASK, params, seed, worker=True)
 
 
@@ -260,6 +265,8 @@ class Processes:
             raise TaskLoadError(error)
 
     def submit(self, job: Job) -> Future:
+        if self._pool is None:
+            raise InternalError("the sweep's process pool is not started")  # pragma: no cover
         return self._pool.submit(_process_job, job.params, job.seed)
 
     @staticmethod

@@ -28,12 +28,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hdcore.errors import InternalError
 from hdcore.sweeps.records import frame
 
 try:  # POSIX; elsewhere the journal is not locked
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,10 +156,17 @@ class Store:
             raise
         return {rec["key"]: rec for rec in records}
 
+    @property
+    def fd(self) -> int:
+        """The open journal's file descriptor (after `open`)."""
+        if self._fd is None:
+            raise InternalError("the sweep journal is not open")  # pragma: no cover
+        return self._fd
+
     def clear(self) -> None:
         """Empty the journal (start afresh)."""
-        os.ftruncate(self._fd, 0)
-        _sync(self._fd)
+        os.ftruncate(self.fd, 0)
+        _sync(self.fd)
 
     def append(self, lines: list[bytes]) -> None:
         """Append encoded records (each ending in a newline) and flush them to disk.
@@ -174,14 +182,15 @@ class Store:
             return
         data = b"".join(lines)
         view = memoryview(data)
-        start = os.lseek(self._fd, 0, os.SEEK_END)
+        fd = self.fd
+        start = os.lseek(fd, 0, os.SEEK_END)
         try:
             while view:
-                view = view[os.write(self._fd, view):]
-            _sync(self._fd)
+                view = view[os.write(fd, view):]
+            _sync(fd)
         except OSError as exc:
             try:  # best effort: drop the partial batch so no torn record stays behind
-                os.ftruncate(self._fd, start)
+                os.ftruncate(fd, start)
             except OSError:  # pragma: no cover -- a torn tail is also cut off by `open`
                 pass
             raise OSError(exc.errno, f"cannot append to the sweep journal {self.journal} "

@@ -135,15 +135,16 @@ class _Problem:
                 a * float(np.dot(self.pi, iv)), float(np.dot(self.pi, ie2)))
 
     def prior(self, m_hat: float, q_hat: float, V_hat: float) -> tuple[float, float, float, float]:
-        rho = self.rho
-        if self.qfix is None:
-            den = V_hat + self.lam
+        rho, lam, qfix = self.rho, self.lam, self.qfix
+        if qfix is None:
+            assert lam is not None  # erm_fixed_point gives exactly one of lam and q
+            den = V_hat + lam
             if not den > 0:
-                raise OutOfDomain(f"V_hat + lam = {den:.6g} <= 0: no minimum at lam = {self.lam} "
+                raise OutOfDomain(f"V_hat + lam = {den:.6g} <= 0: no minimum at lam = {lam} "
                                "(the objective is unbounded below along the softest directions)")
-            return rho * m_hat / den, (rho * m_hat**2 + q_hat) / den**2, 1.0 / den, self.lam
-        V = math.sqrt(self.qfix / (q_hat + rho * m_hat**2))
-        return rho * m_hat * V, self.qfix, V, 1.0 / V - V_hat
+            return rho * m_hat / den, (rho * m_hat**2 + q_hat) / den**2, 1.0 / den, lam
+        V = math.sqrt(qfix / (q_hat + rho * m_hat**2))
+        return rho * m_hat * V, qfix, V, 1.0 / V - V_hat
 
     def step(self, x: np.ndarray) -> np.ndarray:
         m_hat, q_hat, V_hat, _ = self.hats(*x)
@@ -279,7 +280,7 @@ def _finish(pb: _Problem, model, x, converged, n_iter, reason, *, start: str) ->
         problems.append(f"prox multivalued (V = {V:.6g} >= {pb.vmax:.6g})")
     # a convex problem (convex loss, lam >= 0) is replica-symmetric: its replicon is <= 1, and
     # equals 1 for the absolute loss at lam = 0 (interpolated residuals); flag only numerical excess
-    convex = pb.loss.convex and pb.qfix is None and pb.lam >= 0
+    convex = pb.loss.convex and pb.qfix is None and pb.lam is not None and pb.lam >= 0
     if converged and not (replicon < 1 or (convex and replicon <= 1 + 1e-8)):
         problems.append(f"replicon = {replicon:.6g} >= 1: the RS solution is unstable")
     valid = not problems
@@ -402,18 +403,23 @@ def tune(model: ContaminatedRegression, loss, *, objective: str = "excess_error"
     objective = check_choice(objective, "objective", _OBJECTIVES)
     has_param = loss.param_name is not None and tune_param
     max_evaluations = check_int(max_evaluations, "max_evaluations", min=1)
-    state = {"warm": "auto", "n": 0, "best": (math.inf, None, None)}
+    warm: str | tuple[float, float, float] = "auto"
+    n_evaluations = 0
+    best_value = math.inf
+    best_fp: ERMFixedPoint | None = None
+    best_at: tuple[float, float | None] = (math.nan, None)
 
     def evaluate(lam: float, param: float | None) -> float:
-        state["n"] += 1
-        ls = loss.with_param(param) if has_param else loss
-        fp = erm_fixed_point(model, ls, lam=lam, init=state["warm"])
+        nonlocal warm, n_evaluations, best_value, best_fp, best_at
+        n_evaluations += 1
+        ls = loss.with_param(param) if has_param and param is not None else loss
+        fp = erm_fixed_point(model, ls, lam=lam, init=warm)
         if not fp.valid:
             return math.inf
-        state["warm"] = fp.state
-        val = getattr(fp, objective)
-        if val < state["best"][0]:
-            state["best"] = (val, fp, (lam, param))
+        warm = fp.state
+        val = float(getattr(fp, objective))
+        if val < best_value:
+            best_value, best_fp, best_at = val, fp, (lam, param)
         return val
 
     def f(z: np.ndarray) -> float:
@@ -421,28 +427,30 @@ def tune(model: ContaminatedRegression, loss, *, objective: str = "excess_error"
         param = float(math.exp(z[1])) if has_param else None
         return evaluate(lam, param)
 
-    p0 = loss.param if has_param else None
+    p0: float = float(loss.param) if has_param else math.nan
+    start: list[float] | None = None
     if init is not None:
-        init = tuple(float(v) for v in np.atleast_1d(init))
-        z0 = [init[0]] + ([math.log(init[1] if len(init) > 1 else p0)] if has_param else [])
-        if not math.isfinite(f(np.array(z0))):
-            init = None
-    if init is None:
+        given = [float(v) for v in np.atleast_1d(init)]
+        start = [given[0]] + ([math.log(given[1] if len(given) > 1 else p0)] if has_param else [])
+        if not math.isfinite(f(np.array(start))):
+            start = None
+    if start is None:
         grid = np.array([-0.5, -0.2, -0.05, 0.0, 0.05, 0.2, 0.5, 1.0, 2.0, 5.0] if lam_grid is None
                         else lam_grid, dtype=float)
-        pgrid = (p0 * np.array([0.3, 1.0, 3.0])) if has_param else [None]
-        best = (math.inf, None)
+        pgrid: list[float | None] = ([float(v) for v in p0 * np.array([0.3, 1.0, 3.0])]
+                                     if has_param else [None])
+        best_grid_value = math.inf
         for lam in grid:
             for p in pgrid:
                 v = evaluate(float(lam), p)
-                if v < best[0]:
-                    best = (v, [float(lam)] + ([math.log(p)] if has_param else []))
-        if best[1] is None:
+                if v < best_grid_value:
+                    best_grid_value = v
+                    start = [float(lam)] + ([math.log(p)] if p is not None else [])
+        if start is None:
             fp = erm_fixed_point(model, loss, lam=float(grid[-1]))
             return TuneResult(lam=math.nan, param=None, value=math.nan, objective=objective,
-                              fixed_point=fp, n_evaluations=state["n"], success=False)
-        z0 = best[1]
-    z0 = np.array(z0, dtype=float)
+                              fixed_point=fp, n_evaluations=n_evaluations, success=False)
+    z0 = np.array(start, dtype=float)
     simplex = [z0]
     for i in range(z0.size):
         z = z0.copy()
@@ -451,6 +459,7 @@ def tune(model: ContaminatedRegression, loss, *, objective: str = "excess_error"
     minimize(f, z0, method="Nelder-Mead",
              options={"initial_simplex": np.array(simplex), "xatol": xatol, "fatol": fatol,
                       "maxfev": max_evaluations})
-    val, fp, (lam, param) = state["best"]
-    return TuneResult(lam=lam, param=param, value=val, objective=objective, fixed_point=fp,
-                      n_evaluations=state["n"], success=True)
+    assert best_fp is not None  # the start above evaluated to a finite value
+    lam, param = best_at
+    return TuneResult(lam=lam, param=param, value=best_value, objective=objective,
+                      fixed_point=best_fp, n_evaluations=n_evaluations, success=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import singledispatch
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
@@ -102,7 +103,8 @@ class FixedPoints(Result):
 # ---- model-specific maps -----------------------------------------------------------------
 
 @singledispatch
-def _se_step(model, m: float) -> tuple[float, float | None]:
+def _se_step(model, m: float | np.ndarray) -> tuple[Any, Any]:
+    # one SE step at overlap(s) ``m``: (new overlap, latent overlap or None); vectorised in m
     raise TypeError(f"no state evolution for models of type {type(model).__name__}")
 
 
@@ -189,6 +191,7 @@ def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: flo
     res = solve(state_evolution_map(model, aux=True), _start(model, init), damping=damping, tol=tol,
                 max_iter=n_iter, raise_on_failure=False, trace=True, has_aux=True)
     overlap = np.array(res.trace)
+    assert res.aux_trace is not None  # trace=True, has_aux=True
     mvs = [mv for mv in res.aux_trace[:-1] if mv is not None]
     return StateEvolution(overlap=overlap, mse=model.prior.second_moment - overlap,
                           latent_overlap=np.array(mvs) if mvs else None,

@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 
 from hdcore._results import Result
 from hdcore._validation import check_int, check_real
-from hdcore.models.matrix_sensing import MatrixSensing, as_sensing
+from hdcore.models.matrix_sensing import MatrixSensing, Wishart, as_sensing
 from hdcore.rmt.denoising import ProductPrior, WishartPrior
 from hdcore.theory.fixed_point import solve
 
@@ -95,10 +95,11 @@ class SensingStateEvolution(Result):
 def limit_prior(model) -> WishartPrior | ProductPrior:
     """The prior of the ``d -> infinity`` limit (exact ratios ``kappa`` or ``(beta, rho)``)."""
     m = as_sensing(model)
-    if m.symmetric:
-        return WishartPrior(m.prior.kappa)
+    prior = m._prior
+    if isinstance(prior, Wishart):
+        return WishartPrior(prior.kappa)
     lo, hi = min(m.d1, m.d2), max(m.d1, m.d2)
-    return ProductPrior(hi / lo, m.prior.rho * m.d2 / lo)
+    return ProductPrior(hi / lo, prior.rho * m.d2 / lo)
 
 
 def _constants(m: MatrixSensing) -> tuple[float, float]:
@@ -116,11 +117,12 @@ def perfect_recovery_threshold(model) -> float:
       ``min(1, rho (1 + beta - rho)/beta)``.
     """
     m = as_sensing(model)
-    if m.symmetric:
-        k = m.prior.kappa
+    prior = m._prior
+    if isinstance(prior, Wishart):
+        k = prior.kappa
         return k - k * k / 2 if k < 1 else 0.5
     beta = m.d1 / m.d2
-    rho = min(m.prior.rho, 1.0, beta)
+    rho = min(prior.rho, 1.0, beta)
     return min(1.0, rho * (1 + beta - rho) / beta)
 
 
@@ -187,6 +189,7 @@ def state_evolution(model, *, n_iter: int = 200, tol: float = 1e-12,
     start = prior.variance if init_mse is None else check_real(init_mse, "init_mse", min=0.0)
     res = solve(step, float(start), tol=tol, max_iter=n_iter, raise_on_failure=False, trace=True,
                 has_aux=True)
+    assert res.aux_trace is not None  # trace=True, has_aux=True
     return SensingStateEvolution(mse=np.array(res.trace), delta_eff=np.array(res.aux_trace[:-1]),
                                  converged=res.converged)
 

@@ -46,7 +46,7 @@ from scipy.integrate import solve_ivp
 from hdcore._results import Result
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.errors import NumericalError
-from hdcore.ingredients.activations import AttentionTarget, ScalarTarget
+from hdcore.ingredients.activations import AttentionTarget, ScalarTarget, get_activation
 from hdcore.ingredients.quadrature import gauss_hermite
 from hdcore.models.sequence import (
     LOSSES,
@@ -83,13 +83,17 @@ def _degree(model: SequenceSingleIndex, student) -> int | None:
     """Largest degree in any single variable of target and student (None if either is not a
     polynomial). The integrands (``loss``, ``g z*``, ``g^2``) then have degree at most
     ``4 deg`` per variable, integrated exactly by ``2 deg + 1`` Gauss-Hermite nodes per axis."""
-    if not isinstance(model.target, ScalarTarget):
+    target = model.target
+    if not isinstance(target, ScalarTarget):
         return None
     if isinstance(student, SSIStudent):
-        return max(model.target.variable_degree, student.function.variable_degree)
+        function = student.resolve(model).function
+        assert isinstance(function, ScalarTarget)  # resolved by SSIStudent.__post_init__
+        return max(target.variable_degree, function.variable_degree)
     if isinstance(student, TiedStudent):
-        deg = {"identity": 1, "square": 2, "he2": 2}.get(student.activation.name)
-        return None if deg is None else max(model.target.variable_degree, deg)
+        activation = get_activation(student.activation)
+        deg = {"identity": 1, "square": 2, "he2": 2}.get(activation.name)
+        return None if deg is None else max(target.variable_degree, deg)
     return None
 
 
@@ -275,10 +279,10 @@ class SGDODE(Result):
     def hitting_time(self, level: float) -> float:
         """First time the overlap reaches ``level`` (linear interpolation; ``inf`` if never)."""
         ov = np.abs(self.overlap)
-        k = np.flatnonzero(ov >= level)
-        if k.size == 0:
+        hits = np.flatnonzero(ov >= level)
+        if hits.size == 0:
             return math.inf
-        k = int(k[0])
+        k = int(hits[0])
         if k == 0:
             return float(self.t[0])
         t0, t1, a, b = self.t[k - 1], self.t[k], ov[k - 1], ov[k]
@@ -373,7 +377,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
         y0 = np.concatenate([np.full(L, m0), np.ones(L)])
         rhs = _untied_rhs(model, student, loss, rule, lr, batch, spherical)
     else:
-        y0 = [m0, e0] if spherical else [m0, e0, 1.0]
+        y0 = np.array([m0, e0] if spherical else [m0, e0, 1.0])
         rhs = _tied_rhs(model, student, loss, rule, lr, batch, spherical)
     sol = solve_ivp(rhs, (0.0, t_max), y0, t_eval=t_eval, method="LSODA", rtol=rtol,
                     atol=1e-10)
