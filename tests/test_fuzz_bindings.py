@@ -223,6 +223,12 @@ def _worker(group: str, profile: str, out_path: str) -> None:  # noqa: C901
         elif "dict" in ann:
             s = st.sampled_from([{}, {"kind": "ssi", "L": 1, "target": "z1"},
                                  {"L": 2, "student": "ssi"}, {"L": -1}, {"L": "x"}, None])
+        elif name == "dims":
+            # exactly four sizes most of the time, some of them huge (the size check)
+            s = st.lists(ints(True), min_size=3, max_size=5)
+        elif name == "priors":
+            s = st.one_of(st.lists(st.sampled_from(NAMES["prior_name"]), min_size=3, max_size=5),
+                          st.lists(floats, max_size=4))
         elif ann.startswith("list[int]"):
             s = st.lists(ints(False), max_size=4)
         elif ann.startswith("list"):

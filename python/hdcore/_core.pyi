@@ -60,6 +60,18 @@ def amp_wishart(x: Matrix, beta: float, prior_name: str, u0: F64, *, rho: float 
                 damping: float = 0.0, tol: float = 1e-12,
                 n_threads: int | None = None) -> dict[str, Any]: ...
 
+# spiked matrix + tensor (fn_tensor.rs): Y_m (N1 x N2) and Y_t (N1 x N3 x N4), None for an
+# infinite delta; factors [u, v, x, y]
+Tensor3 = npt.NDArray[np.float64] | npt.NDArray[np.float32]
+def sample_matrix_tensor(dims: list[int] | tuple[int, int, int, int], delta_m: float,
+                         delta_t: float, priors: list[str] | tuple[str, str, str, str], seed: int,
+                         *, rhos: list[float | None] | tuple[float | None, ...] | None = None,
+                         dtype: str = "float64", n_threads: int | None = None
+                         ) -> tuple[Matrix | None, Tensor3 | None, list[F64]]: ...
+def tensor3_contract(t: Tensor3, u: F64, x: F64, y: F64, *,
+                     n_threads: int | None = None) -> tuple[F64, F64, F64]: ...
+def tensor3_mode_contract(t: Tensor3, e: F64, *, n_threads: int | None = None) -> F64: ...
+
 # random-matrix toolbox (laws named by kind: "semicircle", "marchenko_pastur", "mp_semicircle",
 # "rect_product"; params as in hdcore.rmt)
 def rmt_stieltjes(kind: str, params: list[float], re: F64, im: F64,

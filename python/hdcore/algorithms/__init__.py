@@ -13,6 +13,22 @@ from hdcore.algorithms.factorised_gd import (
 )
 from hdcore.algorithms.gamp import GAMPResult, gamp
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
+from hdcore.algorithms.low_rank_amp import (
+    Factor,
+    LowRankAMPResult,
+    MatrixChannel,
+    TensorChannel,
+    low_rank_amp,
+    spherical_denoiser,
+)
+from hdcore.algorithms.matrix_tensor import (
+    CurriculumResult,
+    JointGDResult,
+    curriculum,
+    joint_gd,
+    matrix_tensor_amp,
+    tensor3_contract,
+)
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
 from hdcore.algorithms.spectral_glm import (
@@ -25,6 +41,10 @@ from hdcore.algorithms.spectral_glm import (
 __all__ = [
     # spiked matrix models
     "amp", "AMPResult", "pca", "PCAResult",
+    # multi-factor low-rank AMP and the spiked matrix + tensor model
+    "low_rank_amp", "LowRankAMPResult", "Factor", "MatrixChannel", "TensorChannel",
+    "spherical_denoiser", "matrix_tensor_amp", "joint_gd", "JointGDResult", "curriculum",
+    "CurriculumResult", "tensor3_contract",
     # GLMs and multi-index models
     "gamp", "GAMPResult", "SpectralResult", "asymmetric_spectral", "symmetric_spectral",
     "asymmetric_spectrum",

@@ -8,6 +8,7 @@ from hdcore.models.matrix_sensing import (
     QuadraticNetwork,
     Wishart,
 )
+from hdcore.models.matrix_tensor import SpikedMatrixTensor, SpikedMatrixTensorSample
 from hdcore.models.multi_index import MultiIndex, MultiIndexSample
 from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
 from hdcore.models.sequence import (
@@ -27,6 +28,7 @@ from hdcore.models.spiked import (
 
 __all__ = [
     "SpikedWigner", "SpikedWignerSample", "SpikedWishart", "SpikedWishartSample",
+    "SpikedMatrixTensor", "SpikedMatrixTensorSample",
     "MultiIndex", "MultiIndexSample",
     "BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
     "QuadraticNetwork", "Wishart",

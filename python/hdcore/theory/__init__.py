@@ -32,6 +32,18 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution_map,
 )
+from hdcore.theory.matrix_tensor import (
+    MatrixTensorFixedPoints,
+    MatrixTensorSE,
+    MatrixTensorThresholds,
+    curriculum_prediction,
+    matrix_tensor_fixed_points,
+    matrix_tensor_free_entropy,
+    matrix_tensor_se_map,
+    matrix_tensor_state_evolution,
+    matrix_tensor_thresholds,
+    rectangular_bbp,
+)
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.sgd import (
     REGIONS,
@@ -58,6 +70,11 @@ __all__ = [
     "GAMPFixedPoints", "GLMStateEvolution", "SpectralPrediction", "WeakRecovery",
     "gamp_fixed_points", "gamp_state_evolution", "glm_free_entropy", "glm_thresholds",
     "spectral_prediction", "weak_recovery_threshold",
+    # spiked matrix + tensor
+    "MatrixTensorFixedPoints", "MatrixTensorSE", "MatrixTensorThresholds",
+    "curriculum_prediction", "matrix_tensor_fixed_points", "matrix_tensor_free_entropy",
+    "matrix_tensor_se_map", "matrix_tensor_state_evolution", "matrix_tensor_thresholds",
+    "rectangular_bbp",
     # matrix sensing
     "matrix_sensing", "SensingFixedPoint", "perfect_recovery_threshold",
     # empirical risk minimisation

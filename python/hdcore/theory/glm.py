@@ -48,8 +48,10 @@ from hdcore._results import Result
 from hdcore._validation import check_instance, check_int, check_iteration, check_real
 from hdcore.theory.fixed_point import solve, transition
 from hdcore.ingredients.channels import Channel
+from hdcore.models.matrix_tensor import SpikedMatrixTensor
 from hdcore.models.multi_index import MultiIndex
 from hdcore.theory import low_rank as _low_rank
+from hdcore.theory.matrix_tensor import matrix_tensor_state_evolution
 
 __all__ = [
     "GAMPFixedPoints",
@@ -200,9 +202,13 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
 def state_evolution(model, **kwargs):
     """State evolution of the Bayes-optimal message-passing algorithm of ``model``:
     :func:`gamp_state_evolution` for a :class:`~hdcore.models.MultiIndex`, else
+    :func:`hdcore.theory.matrix_tensor.matrix_tensor_state_evolution` for a
+    :class:`~hdcore.models.SpikedMatrixTensor`, else
     :func:`hdcore.theory.low_rank.state_evolution` (spiked models)."""
     if isinstance(model, MultiIndex):
         return gamp_state_evolution(model, **kwargs)
+    if isinstance(model, SpikedMatrixTensor):
+        return matrix_tensor_state_evolution(model, **kwargs)
     return _low_rank.state_evolution(model, **kwargs)
 
 
