@@ -24,7 +24,6 @@ from hdcore._validation import check_instance, check_int, check_real
 from hdcore.ingredients.classification_losses import get_classification_loss
 from hdcore.linalg import matvec
 from hdcore.models.classification import BinaryClassificationSample
-from hdcore.random import as_seed
 
 __all__ = ["classification_erm", "ClassificationERMResult"]
 
@@ -108,19 +107,20 @@ def classification_erm(sample: BinaryClassificationSample, loss, lam: float, *, 
     check_instance(sample, "sample", BinaryClassificationSample)
     loss = get_classification_loss(loss)
     lam = check_real(lam, "lam", min=0.0, min_inclusive=False)
-    opts = dict(max_iter=check_int(max_iter, "max_iter", min=1),
-                gtol=check_real(gtol, "gtol", min=0.0, min_inclusive=False),
-                history=check_int(history, "history", min=1),
-                max_sq_norm=check_real(max_sq_norm, "max_sq_norm", min=0.0, min_inclusive=False))
+    max_iter = check_int(max_iter, "max_iter", min=1)
+    gtol = check_real(gtol, "gtol", min=0.0, min_inclusive=False)
+    history = check_int(history, "history", min=1)
+    max_sq_norm = check_real(max_sq_norm, "max_sq_norm", min=0.0, min_inclusive=False)
     x, y = sample.x, sample.y
     n, d = x.shape
-    w0 = np.zeros(d)
     if loss.name == "square":
-        raw = _core.erm_solve(x, y, "square", w0, lam=lam, hessian_check=False, hessian_tol=1e-2,
-                              n_restarts=0, seed=as_seed(0), n_threads=n_threads, **opts)
+        design, target = x, y
     else:
-        raw = _core.erm_solve(x * y[:, None], np.zeros(n), loss.name, w0, lam=lam, hessian_check=False,
-                              hessian_tol=1e-2, n_restarts=0, seed=as_seed(0), n_threads=n_threads, **opts)
+        design, target = x * y[:, None], np.zeros(n)
+    raw = _core.erm_solve(design, target, "square" if loss.name == "square" else loss.name, np.zeros(d),
+                          lam=lam, max_iter=max_iter, gtol=gtol, history=history,
+                          max_sq_norm=max_sq_norm, hessian_check=False, hessian_tol=1e-2, n_restarts=0,
+                          seed=0, n_threads=n_threads)
     w = np.asarray(raw["w"])
     margins = y * matvec(x, w, n_threads=n_threads) / np.sqrt(d)
     m, q = sample.overlaps(w)
