@@ -292,24 +292,27 @@ def classification_fixed_point(model: BinaryClassification, loss, lam: float, *,
 
 # ---- classical curves ------------------------------------------------------------------------
 
-def _gauss_expect_2d(model: BinaryClassification, fn) -> float:
-    """``E sum_y P(y | z) fn(y z, g)`` over independent ``z, g ~ N(0, 1)`` (teacher norm 1)."""
+def _positive_part_moment(a: np.ndarray, s: float) -> np.ndarray:
+    """``E[(a - s g)_+^2] = (a^2 + s^2) Phi(a/s) + a s phi(a/s)`` for ``g ~ N(0, 1)``, ``s > 0``."""
+    t = a / s
+    return (a * a + s * s) * ndtr(t) + a * s * np.exp(-0.5 * t * t) / _SQ2PI
+
+
+def _label_expect(model: BinaryClassification, fn) -> float:
+    """``E_z sum_y P(y | z) fn(y z)`` over ``z ~ N(0, 1)`` (teacher norm 1)."""
     x, w = _panels([0.0], half_width=9.0, width=0.15)
     w = w * np.exp(-0.5 * x * x) / _SQ2PI
-    Z, G = np.meshgrid(x, x, indexing="ij")
-    W = np.outer(w, w)
     p1 = model.label_probability(x)
     f = model.flip
     tot = 0.0
     for y, py in ((1.0, p1), (-1.0, 1.0 - p1)):
-        py = f + (1 - 2 * f) * py
-        tot += float(np.sum(W * py[:, None] * fn(y * Z, G)))
+        tot += float(np.sum(w * (f + (1 - 2 * f) * py) * fn(y * x)))
     return tot
 
 
 def _G(model: BinaryClassification, kappa: float, R: float) -> float:
     s = math.sqrt(1 - R * R)
-    return _gauss_expect_2d(model, lambda yz, g: np.maximum(kappa - R * yz - s * g, 0.0) ** 2) / (s * s)
+    return _label_expect(model, lambda yz: _positive_part_moment(kappa - R * yz, s)) / (s * s)
 
 
 def max_margin(model: BinaryClassification) -> dict:
@@ -355,7 +358,7 @@ def separability_threshold(model: BinaryClassification) -> float:
     check_instance(model, "model", BinaryClassification)
     if model.teacher == "sign" and model.flip == 0:
         return math.inf  # y z = |z| >= 0: the infimum 0 is approached as t -> infinity
-    r = minimize_scalar(lambda t: _gauss_expect_2d(model, lambda yz, g: np.maximum(g - t * yz, 0.0) ** 2),
+    r = minimize_scalar(lambda t: _label_expect(model, lambda yz: _positive_part_moment(-t * yz, 1.0)),
                         bounds=(0.0, 50.0), method="bounded", options={"xatol": 1e-10})
     return 1.0 / float(r.fun)
 
