@@ -1,17 +1,18 @@
-"""ERM theory added for issue 22 (hdcore.theory.classification): the lasso replica fixed point
-against FISTA on data and against the Donoho-Tanner line; and the compressed-sensing study's
+"""ERM theory added for issue 22 (hdcore.theory.classification): the lasso and elastic-net replica
+fixed points against FISTA on data, the Donoho-Tanner line and the ridge / lasso limits; and the compressed-sensing study's
 scalar state evolution against the generic GLM state evolution."""
 
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
+from hdcore.models import ContaminatedRegression
 from hdcore.models.multi_index import MultiIndex
 from hdcore.studies.compressed_sensing import (bayes_free_entropy, bayes_state_evolution,
                                                cs_thresholds, lasso_fista, se_fixed_points)
-from hdcore.theory import glm
+from hdcore.theory import glm, ridge_closed_form
 from hdcore.theory.classification import (donoho_tanner_alpha, donoho_tanner_rho,
-                                          lasso_fixed_point)
+                                          elastic_net_fixed_point, lasso_fixed_point)
 
 
 def test_donoho_tanner_line_is_where_the_noiseless_lasso_error_stops_vanishing():
@@ -87,3 +88,38 @@ def test_compressed_sensing_thresholds_are_ordered_and_consistent():
     assert 0.1 < th["alpha_it"] and th["alpha_alg"] < donoho_tanner_alpha(0.1)
     lo, hi = se_fixed_points(np.array([0.5 * (th["alpha_it"] + th["alpha_alg"])]), 0.1, 1e-4)
     assert lo[0] > 10 * hi[0]  # two branches inside the hard phase
+
+
+def test_elastic_net_reduces_to_the_lasso_and_to_ridge():
+    alpha, prior, noise = 0.6, "gauss_bernoulli(0.2)", 1e-2
+    lasso = lasso_fixed_point(alpha, prior, lam1=0.05, noise=noise)
+    en = elastic_net_fixed_point(alpha, prior, lam1=0.05, lam2=1e-7, noise=noise)
+    for k in ("m", "q", "V", "sparsity"):
+        assert getattr(en, k) == pytest.approx(getattr(lasso, k), rel=1e-5), k
+    ridge = ridge_closed_form(ContaminatedRegression(d=10, alpha=alpha, eps=0.0, delta_in=noise,
+                                                     delta_out=0.0), 0.3)
+    en = elastic_net_fixed_point(alpha, prior, lam1=0.0, lam2=0.3, noise=noise)
+    for k in ("m", "q", "V"):
+        assert getattr(en, k) == pytest.approx(ridge[k], rel=1e-9), k
+    assert en.sparsity == 1.0
+
+
+def test_elastic_net_on_data_matches_the_replica_fixed_point():
+    alpha, rho, noise, lam1, lam2 = 0.6, 0.2, 1e-2, 0.05, 0.1
+    fp = elastic_net_fixed_point(alpha, f"gauss_bernoulli({rho})", lam1=lam1, lam2=lam2, noise=noise)
+    mse, spars = [], []
+    for seed in range(3):
+        s = MultiIndex(d=2000, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
+                       noise=noise).sample(seed)
+        w, _ = lasso_fista(s.x, s.y, lam1, lam2=lam2, tol=1e-12)
+        mse.append(np.mean((w - s.w[:, 0]) ** 2))
+        spars.append(np.mean(w != 0))
+    assert np.mean(mse) == pytest.approx(fp.estimation_error, rel=0.1)
+    assert np.mean(spars) == pytest.approx(fp.sparsity, abs=0.03)
+
+
+def test_elastic_net_validates_its_arguments():
+    with pytest.raises(ValueError, match="`lam2`"):
+        elastic_net_fixed_point(0.5, lam1=0.1, lam2=0.0)
+    with pytest.raises(ValueError, match="`lam1`"):
+        elastic_net_fixed_point(0.5, lam1=-0.1, lam2=0.1)

@@ -1,6 +1,7 @@
 """Algorithms: they take a sample (with its planted truth) and report overlaps with the truth."""
 
 from hdcore.algorithms.amp import AMPResult, amp
+from hdcore.algorithms.classification_erm import ClassificationERMResult, classification_erm
 from hdcore.algorithms.erm import ERMResult, erm
 from hdcore.algorithms.erm_gamp import ERMGAMPResult, erm_gamp
 from hdcore.algorithms.factorised_gd import (
@@ -52,7 +53,8 @@ __all__ = [
     "gamp_rie", "GampRieResult", "factorised_gd", "GDResult", "nuclear_norm",
     "NuclearNormResult", "ridge", "RidgeResult",
     # empirical risk minimisation
-    "erm", "ERMResult", "erm_gamp", "ERMGAMPResult",
+    "erm", "ERMResult", "erm_gamp", "ERMGAMPResult", "classification_erm",
+    "ClassificationERMResult",
     # online SGD
     "online_sgd", "OnlineSGDResult",
 ]

@@ -11,6 +11,14 @@ from hdcore.ingredients.activations import (
     positional_semantic_matrix,
 )
 from hdcore.ingredients.channels import BuiltinChannel, CallableLink, Channel, get_channel
+from hdcore.ingredients.classification_losses import (
+    ClassificationLoss,
+    Hinge,
+    Logistic,
+    SquareHinge,
+    SquareMargin,
+    get_classification_loss,
+)
 from hdcore.ingredients.losses import (
     Absolute,
     Cauchy,
@@ -43,6 +51,8 @@ __all__ = [
     "ProductPrior",
     "Channel", "BuiltinChannel", "CallableLink", "get_channel",
     "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",
+    "ClassificationLoss", "Logistic", "Hinge", "SquareHinge", "SquareMargin",
+    "get_classification_loss",
     "Activation", "ScalarTarget", "AttentionTarget", "get_activation", "get_target",
     "positional_semantic_matrix",
 ]

@@ -1,5 +1,10 @@
 """Data generators with their planted truth (``model.sample(seed)``)."""
 
+from hdcore.models.classification import (
+    BinaryClassification,
+    BinaryClassificationSample,
+    ClassificationErrors,
+)
 from hdcore.models.matrix_sensing import (
     BilinearSequenceRegression,
     MatrixSensing,
@@ -33,6 +38,7 @@ __all__ = [
     "BilinearSequenceRegression", "MatrixSensing", "MatrixSensingSample", "Product",
     "QuadraticNetwork", "Wishart",
     "ContaminatedRegression", "ContaminatedRegressionSample",
+    "BinaryClassification", "BinaryClassificationSample", "ClassificationErrors",
     "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
     "AttentionStudent",
 ]

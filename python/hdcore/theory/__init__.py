@@ -9,6 +9,13 @@ branches, continuation). ``state_evolution(model)`` dispatches on the model: GAM
 
 from hdcore.theory import fixed_point, matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
+from hdcore.theory.classification_erm import (
+    ClassificationFixedPoint,
+    classification_fixed_point,
+    gardner_capacity,
+    max_margin,
+    separability_threshold,
+)
 from hdcore.theory.erm import ERMFixedPoint, TuneResult, erm_fixed_point, ridge_closed_form, tune
 from hdcore.theory.glm import (
     GAMPFixedPoints,
@@ -79,6 +86,8 @@ __all__ = [
     "matrix_sensing", "SensingFixedPoint", "perfect_recovery_threshold",
     # empirical risk minimisation
     "ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune",
+    "ClassificationFixedPoint", "classification_fixed_point", "gardner_capacity", "max_margin",
+    "separability_threshold",
     # online SGD
     "REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
     "attention_landscape", "population_loss", "population_loss_derivatives",

@@ -7,8 +7,8 @@ Model (the :class:`~hdcore.models.MultiIndex` normalisation): ``n = alpha d`` ro
 
 Lasso / elastic net
 -------------------
-``w = argmin (1/2) ||y - X w||^2 + lam1 ||w||_1`` (the theory here is for ``lam2 = 0``; the
-FISTA solver of the study also takes a ridge ``lam2``). With the square loss the
+``w = argmin (1/2) ||y - X w||^2 + lam1 ||w||_1 + (lam2/2) ||w||^2`` (:func:`lasso_fixed_point`
+for ``lam2 = 0``, :func:`elastic_net_fixed_point` for ``lam2 > 0``). With the square loss the
 output side is explicit (``V_hat = m_hat = alpha/(1 + V)``,
 ``q_hat = alpha (noise + 1 - 2 m + q)/(1 + V)^2``) and the input side is the soft threshold of
 the scalar channel ``b = m_hat w* + sqrt(q_hat) xi``: ``w = soft(b, lam1)/(V_hat + lam2)`` (Bayati &
@@ -34,6 +34,7 @@ Donoho & Tanner 2009).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +43,10 @@ from scipy.special import ndtr
 
 from hdcore._validation import check_real
 from hdcore.ingredients.priors import get_prior
-from hdcore.theory.fixed_point import solve, solve_many
+from hdcore.theory.fixed_point import OutOfDomain, solve, solve_many
 
-__all__ = ["LassoFixedPoint", "lasso_fixed_point", "donoho_tanner_rho", "donoho_tanner_alpha"]
+__all__ = ["LassoFixedPoint", "lasso_fixed_point", "elastic_net_fixed_point", "donoho_tanner_rho",
+           "donoho_tanner_alpha"]
 
 _PHI0 = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -81,7 +83,10 @@ class LassoFixedPoint:
     converged : bool
     n_iter : int
     lam1, kappa, tau2 : float
-        The penalty, the threshold in units of ``tau`` and the effective noise ``tau^2``.
+        The penalty, the threshold in units of ``tau`` and the effective noise ``tau^2``
+        (for the elastic net: ``tau^2 = q_hat/m_hat^2``, threshold ``lam1/m_hat``).
+    lam2 : float
+        The ridge (0 for the lasso).
     """
 
     m: float
@@ -98,6 +103,7 @@ class LassoFixedPoint:
     lam1: float = float("nan")
     kappa: float = float("nan")
     tau2: float = float("nan")
+    lam2: float = 0.0
 
 
 class _SoftThresholdChannel:
@@ -270,3 +276,89 @@ def donoho_tanner_alpha(rho: float) -> float:
     rho = check_real(rho, "rho", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False)
     return float(brentq(lambda a: rho / a - donoho_tanner_rho(a), rho * (1 + 1e-9), 1 - 1e-9,
                         xtol=1e-12))
+
+
+def elastic_net_fixed_point(alpha: float, prior="gauss_bernoulli(0.1)", *, lam1: float, lam2: float,
+                            noise: float = 0.0, init=None, tol: float = 1e-12,
+                            max_iter: int = 20000) -> LassoFixedPoint:
+    """Replica fixed point of the elastic net ``(1/2)||y - X w||^2 + lam1 ||w||_1 + (lam2/2)||w||^2``.
+
+    The (module-docs) equations iterated on ``(m, q, V)`` by
+    :func:`hdcore.theory.fixed_point.solve`: the square loss gives
+    ``V_hat = m_hat = alpha/(1 + V)``, ``q_hat = alpha (noise + 1 - 2m + q)/(1 + V)^2``, and the
+    input side is ``w = soft(b, lam1)/(V_hat + lam2)`` with ``b = m_hat w* + sqrt(q_hat) xi``,
+    i.e. ``m_hat/(V_hat + lam2)`` times the soft threshold of ``u = w* + tau xi`` at
+    ``theta = lam1/m_hat`` (``tau^2 = q_hat/m_hat^2``)::
+
+        m = m_hat E[w* eta(u; theta)]/(V_hat + lam2),  q = m_hat^2 E[eta^2]/(V_hat + lam2)^2,
+        V = P(eta != 0)/(V_hat + lam2)
+
+    (Bayati & Montanari 2012 with the ridge added to the denominator; at ``lam1 = 0`` these are
+    the ridge equations of :func:`hdcore.theory.ridge_closed_form`, at ``lam2 -> 0`` the lasso
+    of :func:`lasso_fixed_point`.)
+
+    Parameters
+    ----------
+    alpha : float
+        ``n/d``.
+    prior : Prior or str
+        Zero-mean Gaussian-mixture teacher (``gauss_bernoulli(rho)``, ``gaussian``).
+    lam1 : float
+        l1 penalty, ``>= 0``.
+    lam2 : float
+        Ridge, ``> 0`` (for ``lam2 = 0`` use :func:`lasso_fixed_point`, whose calibration
+        handles ``alpha < 1``).
+    noise : float
+        Label-noise variance.
+    init : (m, q, V), optional
+        Start; default ``(0.5, 0.5, 1/(alpha + lam2))``.
+    tol, max_iter : float, int
+        Of :func:`hdcore.theory.fixed_point.solve` (relative tolerance).
+
+    Returns
+    -------
+    LassoFixedPoint
+
+    Raises
+    ------
+    hdcore.ConvergenceError
+        The iteration did not converge.
+    """
+    from hdcore.errors import ConvergenceError
+
+    alpha = check_real(alpha, "alpha", min=0.0, min_inclusive=False)
+    lam1 = check_real(lam1, "lam1", min=0.0)
+    lam2 = check_real(lam2, "lam2", min=0.0, min_inclusive=False)
+    noise = check_real(noise, "noise", min=0.0)
+    ch = _SoftThresholdChannel(prior)
+
+    def hats(x):
+        m, q, V = x
+        if not (V > 0 and q >= 0):
+            raise OutOfDomain(f"V = {V}, q = {q} out of the domain")
+        vh = alpha / (1.0 + V)
+        qh = alpha * (noise + 1.0 - 2.0 * m + q) / (1.0 + V) ** 2
+        return vh, qh
+
+    def step(x):
+        vh, qh = hats(x)
+        t2 = max(qh, 1e-300) / vh**2
+        em, eq, P = ch.moments(t2, lam1 / vh)
+        den = vh + lam2
+        return np.array([vh * em / den, vh * vh * eq / den**2, P / den])
+
+    x0 = np.array([0.5, 0.5, 1.0 / (alpha + lam2)] if init is None else [float(v) for v in init])
+    res = solve(step, x0, anderson=3, damping=0.3, tol=tol, max_iter=max_iter,
+                scale=lambda x: np.maximum(np.abs(x), 1e-12), raise_on_failure=False)
+    if not res.converged:
+        raise ConvergenceError(f"elastic net fixed point (lam1 = {lam1}, lam2 = {lam2}): {res.reason}")
+    m, q, V = (float(v) for v in res.x)
+    vh, qh = hats(res.x)
+    t2 = qh / vh**2
+    _, _, P = ch.moments(t2, lam1 / vh)
+    err = 1.0 - 2.0 * m + q
+    return LassoFixedPoint(m=m, q=q, V=V, m_hat=float(vh), q_hat=float(qh), V_hat=float(vh),
+                           estimation_error=err, generalisation_error=noise + err, sparsity=float(P),
+                           converged=True, n_iter=res.n_iter, lam1=lam1,
+                           kappa=lam1 / (vh * math.sqrt(t2)) if t2 > 0 else math.inf, tau2=float(t2),
+                           lam2=lam2)

@@ -21,13 +21,16 @@
 //! Every sub-quadratic loss (Huber, Tukey, Cauchy, absolute) is unbounded below for any
 //! `lam < 0` far from the origin; there the solver returns the local minimum reached from `w0`.
 //!
-//! The absolute loss is not differentiable: it is minimised as the limit of its Huber smoothing
-//! `huber_a(r)/a` for `a = 1, 0.1, 0.01, 1e-3` (constant [`ABSOLUTE_SMOOTHING`]), each stage
-//! warm-started from the previous one; the smoothing changes the minimiser by `O(a)`, and
-//! smaller `a` makes the problem too ill-conditioned for L-BFGS (curvature `1/a` on the
-//! residuals below `a`).
+//! The absolute and hinge losses are not differentiable: each is minimised as the limit of its
+//! Huber smoothing (`huber_a(r)/a`; for the hinge `max(0, 1 + r)`, the quadratic piece
+//! `t^2/(2a)` on `0 < t = 1 + r < a`) for `a = 1, 0.1, 0.01, 1e-3` (constant
+//! [`ABSOLUTE_SMOOTHING`]), each stage warm-started from the previous one; the smoothing
+//! changes the minimiser by `O(a)` (the smoothed objectives differ from the exact ones by at
+//! most `a/2` per sample), and smaller `a` makes the problem too ill-conditioned for L-BFGS
+//! (curvature `1/a` on the residuals within `a` of the kink). The margin losses (logistic,
+//! hinge, squared hinge) run on `diag(y) X` with labels 0 ([`crate::losses`] module docs).
 
-/// Final Huber smoothing `a` of the absolute loss (see the module docs).
+/// Final Huber smoothing `a` of the absolute and hinge losses (see the module docs).
 pub const ABSOLUTE_SMOOTHING: f64 = 1e-3;
 
 mod line_search;
@@ -575,7 +578,7 @@ where
     }
     // (loss seen by the solver, gradient tolerance of the stage)
     let stages: Vec<(Smooth, f64)> = match loss {
-        Loss::Absolute => {
+        Loss::Absolute | Loss::Hinge => {
             let k_max = (-ABSOLUTE_SMOOTHING.log10()).round() as i32;
             (0..=k_max)
                 .map(|k| {
@@ -584,7 +587,13 @@ where
                     } else {
                         opts.gtol.max(1e-5)
                     };
-                    (Smooth::absolute(10f64.powi(-k)), gtol)
+                    let a = 10f64.powi(-k);
+                    let stage = if loss == Loss::Hinge {
+                        Smooth::Hinge { a }
+                    } else {
+                        Smooth::Absolute { a }
+                    };
+                    (stage, gtol)
                 })
                 .collect()
         }

@@ -17,36 +17,48 @@ use rayon::ThreadPool;
 /// Samples per task of the reductions.
 const CHUNK: usize = 1 << 12;
 
-/// A loss as seen by the solver: `scale * rho`, with the absolute loss replaced by its Huber
-/// smoothing `huber_a(r) / a` (continuation in `a`, see [`super::erm`]).
+/// A loss as seen by the solver: the loss itself, or the Huber-type smoothing of a kinked one
+/// (continuation in `a`, see [`super::erm`]): the absolute loss as `huber_a(r)/a`, the hinge
+/// `max(0, 1 + r)` as `0` for `t = 1 + r <= 0`, `t^2/(2a)` for `0 < t < a`, `t - a/2` beyond.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Smooth {
-    pub loss: Loss,
-    pub scale: f64,
+pub(crate) enum Smooth {
+    Exact(Loss),
+    Absolute { a: f64 },
+    Hinge { a: f64 },
 }
 
 impl Smooth {
     pub fn new(loss: Loss) -> Self {
-        Self { loss, scale: 1.0 }
-    }
-
-    /// Huber(a)/a, the smoothing of the absolute loss.
-    pub fn absolute(a: f64) -> Self {
-        Self {
-            loss: Loss::Huber { a },
-            scale: 1.0 / a,
-        }
+        Smooth::Exact(loss)
     }
 
     #[inline]
     pub fn eval(&self, r: f64) -> (f64, f64, f64) {
-        let (v, a, b) = self.loss.eval(r);
-        (self.scale * v, self.scale * a, self.scale * b)
+        match *self {
+            Smooth::Exact(loss) => loss.eval(r),
+            Smooth::Absolute { a } => {
+                let (v, d1, d2) = Loss::Huber { a }.eval(r);
+                (v / a, d1 / a, d2 / a)
+            }
+            Smooth::Hinge { a } => {
+                let t = 1.0 + r;
+                if t <= 0.0 {
+                    (0.0, 0.0, 0.0)
+                } else if t < a {
+                    (0.5 * t * t / a, t / a, 1.0 / a)
+                } else {
+                    (t - 0.5 * a, 1.0, 0.0)
+                }
+            }
+        }
     }
 
     #[inline]
     pub fn d2(&self, r: f64) -> f64 {
-        self.scale * self.loss.d2(r)
+        match *self {
+            Smooth::Exact(loss) => loss.d2(r),
+            _ => self.eval(r).2,
+        }
     }
 }
 

@@ -12,6 +12,13 @@
 //! convex losses are single-valued for every `V`. Beyond that bound [`Loss::prox`] still returns
 //! the global minimiser (the Moreau proximal point), and [`Loss::prox_single_valued`] says that
 //! the map has become discontinuous.
+//!
+//! Classification (margin) losses `l(u)` of the margin `u = y z`, `y = +-1`, are stored in the
+//! same residual form through `r = -u`: `rho(r) = l(-r)`. Minimising `sum rho(0 - (X' w)_mu)`
+//! on the design `X' = diag(y) X` with labels `0` is then ERM of `sum l(y_mu z_mu)`, and the
+//! margin prox is `prox_l(t) = -r(-t)`. [`Loss::Logistic`] (`l(u) = log(1 + e^{-u})`),
+//! [`Loss::Hinge`] (`l(u) = max(0, 1 - u)`) and [`Loss::SquareHinge`]
+//! (`l(u) = max(0, 1 - u)^2/2`) are convex and neither even nor zero at `r = 0`.
 
 pub mod channel;
 
@@ -24,8 +31,8 @@ use rayon::ThreadPool;
 /// Elements per task of the batch evaluations (fixed, so results never depend on threads).
 const BATCH: usize = 1 << 12;
 
-/// A scalar loss of the residual. Every built-in loss is even, with `rho(0) = 0`, and has
-/// `rho'' <= 1`.
+/// A scalar loss of the residual. Every built-in loss has `rho'' <= 1`; the regression losses are
+/// even with `rho(0) = 0`, the margin losses are in the residual form of the module docs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Loss {
     /// `rho(r) = r^2 / 2`.
@@ -47,6 +54,13 @@ pub enum Loss {
         /// Scale, `tau > 0`.
         tau: f64,
     },
+    /// Logistic margin loss: `rho(r) = log(1 + e^r)` (`l(u) = log(1 + e^{-u})`, `u = -r`).
+    Logistic,
+    /// Hinge margin loss: `rho(r) = max(0, 1 + r)` (`l(u) = max(0, 1 - u)`); `rho'' = 0` away
+    /// from the kink at `r = -1`.
+    Hinge,
+    /// Squared hinge: `rho(r) = max(0, 1 + r)^2/2` (`l(u) = max(0, 1 - u)^2/2`).
+    SquareHinge,
 }
 
 /// The prox residual of `delta` and its derivative.
@@ -59,7 +73,16 @@ pub struct Prox {
 }
 
 /// Names accepted by [`Loss::from_name`].
-pub const NAMES: [&str; 5] = ["square", "absolute", "huber", "tukey", "cauchy"];
+pub const NAMES: [&str; 8] = [
+    "square",
+    "absolute",
+    "huber",
+    "tukey",
+    "cauchy",
+    "logistic",
+    "hinge",
+    "square_hinge",
+];
 
 impl Loss {
     /// A loss from its name and parameter (`a` for Huber, `tau` for Tukey and Cauchy).
@@ -82,6 +105,9 @@ impl Loss {
             "huber" => Loss::Huber { a: need("a")? },
             "tukey" => Loss::Tukey { tau: need("tau")? },
             "cauchy" => Loss::Cauchy { tau: need("tau")? },
+            "logistic" => Loss::Logistic,
+            "hinge" => Loss::Hinge,
+            "square_hinge" => Loss::SquareHinge,
             other => {
                 return Err(invalid(
                     "loss",
@@ -89,7 +115,7 @@ impl Loss {
                 ))
             }
         };
-        if matches!(loss, Loss::Square | Loss::Absolute) {
+        if loss.param().is_none() {
             ensure(param.is_none(), "param", || {
                 format!("the {name} loss takes no parameter")
             })?;
@@ -105,13 +131,18 @@ impl Loss {
             Loss::Huber { .. } => "huber",
             Loss::Tukey { .. } => "tukey",
             Loss::Cauchy { .. } => "cauchy",
+            Loss::Logistic => "logistic",
+            Loss::Hinge => "hinge",
+            Loss::SquareHinge => "square_hinge",
         }
     }
 
     /// Its parameter, if it has one.
     pub fn param(&self) -> Option<f64> {
         match *self {
-            Loss::Square | Loss::Absolute => None,
+            Loss::Square | Loss::Absolute | Loss::Logistic | Loss::Hinge | Loss::SquareHinge => {
+                None
+            }
             Loss::Huber { a } => Some(a),
             Loss::Tukey { tau } | Loss::Cauchy { tau } => Some(tau),
         }
@@ -151,6 +182,32 @@ impl Loss {
                     r / den,
                     (1.0 - s) / (den * den),
                 )
+            }
+            Loss::Logistic => {
+                // log(1 + e^r) = max(r, 0) + log(1 + e^{-|r|}); sigma(r) without overflow
+                let e = (-r.abs()).exp();
+                let sig = if r >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                (r.max(0.0) + e.ln_1p(), sig, sig * (1.0 - sig))
+            }
+            Loss::Hinge => {
+                let t = 1.0 + r;
+                if t > 0.0 {
+                    (t, 1.0, 0.0)
+                } else {
+                    (0.0, 0.0, 0.0)
+                }
+            }
+            Loss::SquareHinge => {
+                let t = 1.0 + r;
+                if t > 0.0 {
+                    (0.5 * t * t, t, 1.0)
+                } else {
+                    (0.0, 0.0, 0.0)
+                }
             }
         }
     }
@@ -193,7 +250,11 @@ impl Loss {
     pub fn min_d2(&self) -> f64 {
         match self {
             Loss::Square => 1.0,
-            Loss::Absolute | Loss::Huber { .. } => 0.0,
+            Loss::Absolute
+            | Loss::Huber { .. }
+            | Loss::Logistic
+            | Loss::Hinge
+            | Loss::SquareHinge => 0.0,
             Loss::Tukey { .. } => -0.8,
             Loss::Cauchy { .. } => -0.125,
         }
@@ -202,8 +263,8 @@ impl Loss {
     /// `sup_r |rho'(r)|` (infinite for the square loss).
     pub fn max_abs_d1(&self) -> f64 {
         match *self {
-            Loss::Square => f64::INFINITY,
-            Loss::Absolute => 1.0,
+            Loss::Square | Loss::SquareHinge => f64::INFINITY,
+            Loss::Absolute | Loss::Logistic | Loss::Hinge => 1.0,
             Loss::Huber { a } => a,
             // at r = tau/sqrt(5): (tau/sqrt 5)(4/5)^2
             Loss::Tukey { tau } => tau * 16.0 / (25.0 * 5f64.sqrt()),
@@ -242,8 +303,9 @@ impl Loss {
     /// Points where `rho''` or `rho'''` jumps (quadrature breakpoints of the theory).
     pub fn breakpoints(&self) -> Vec<f64> {
         match *self {
-            Loss::Square | Loss::Cauchy { .. } => vec![],
+            Loss::Square | Loss::Cauchy { .. } | Loss::Logistic => vec![],
             Loss::Absolute => vec![0.0],
+            Loss::Hinge | Loss::SquareHinge => vec![-1.0],
             Loss::Huber { a } => vec![-a, a],
             Loss::Tukey { tau } => vec![-tau, tau],
         }
@@ -276,8 +338,9 @@ impl Loss {
     }
 
     /// Prox residual of `delta` at variance `v >= 0` (see the module docs) and its derivative.
-    /// Closed forms for the square, absolute and Huber losses; safeguarded Newton on the
-    /// stationarity condition for Tukey and Cauchy, with a scan of all stationary points (global
+    /// Closed forms for the square, absolute, Huber, hinge and squared-hinge losses; safeguarded
+    /// Newton on the stationarity condition for the logistic loss (bracket
+    /// `[delta - v, delta]`, since `0 < rho' < 1`), Tukey and Cauchy, with a scan of all stationary points (global
     /// minimum kept) once the prox is multivalued. Non-finite input gives NaN.
     pub fn prox(&self, delta: f64, v: f64) -> Prox {
         if !(delta.is_finite() && v.is_finite() && v >= 0.0) {
@@ -315,6 +378,36 @@ impl Loss {
                         r: delta - v * a * sign(delta),
                         dr: 1.0,
                     }
+                }
+            }
+            Loss::Hinge => {
+                // r = delta below the kink, stuck at r = -1 for delta in [-1, v - 1], then delta - v
+                if delta < -1.0 {
+                    Prox { r: delta, dr: 1.0 }
+                } else if delta <= v - 1.0 {
+                    Prox { r: -1.0, dr: 0.0 }
+                } else {
+                    Prox {
+                        r: delta - v,
+                        dr: 1.0,
+                    }
+                }
+            }
+            Loss::SquareHinge => {
+                if delta <= -1.0 {
+                    Prox { r: delta, dr: 1.0 }
+                } else {
+                    Prox {
+                        r: (delta - v) / (1.0 + v),
+                        dr: 1.0 / (1.0 + v),
+                    }
+                }
+            }
+            Loss::Logistic => {
+                let r = self.root(delta, v, delta - v, delta, true);
+                Prox {
+                    r,
+                    dr: 1.0 / (1.0 + v * self.d2(r)),
                 }
             }
             Loss::Tukey { tau } if delta.abs() >= tau && self.prox_single_valued(v) => {
@@ -512,6 +605,9 @@ mod tests {
             Loss::Huber { a: 0.7 },
             Loss::Tukey { tau: 1.3 },
             Loss::Cauchy { tau: 0.9 },
+            Loss::Logistic,
+            Loss::Hinge,
+            Loss::SquareHinge,
         ]
     }
 
@@ -547,6 +643,9 @@ mod tests {
         let h = 1e-6;
         for loss in all() {
             for &r in &[-2.3, -1.0, -0.41, 0.13, 0.5, 0.95, 1.7, 3.1] {
+                if loss.breakpoints().contains(&r) {
+                    continue; // a kink (hinge, squared hinge at r = -1)
+                }
                 let (_, d1, d2) = loss.eval(r);
                 let fd1 = (loss.value(r + h) - loss.value(r - h)) / (2.0 * h);
                 let fd2 = (loss.d1(r + h) - loss.d1(r - h)) / (2.0 * h);
@@ -568,12 +667,16 @@ mod tests {
             let m = (-100_000..=100_000)
                 .map(|i| loss.d2(i as f64 * 1e-4))
                 .fold(f64::INFINITY, f64::min);
-            assert!((m - loss.min_d2()).abs() < 1e-6, "{loss:?}: {m}");
+            // the logistic sigma(1 - sigma) approaches 0 only as |r| -> infinity (4.5e-5 at 10)
+            let tol = if loss == Loss::Logistic { 1e-4 } else { 1e-6 };
+            assert!(m >= loss.min_d2() - 1e-12, "{loss:?}: {m}");
+            assert!((m - loss.min_d2()).abs() < tol, "{loss:?}: {m}");
             let sup = (-100_000..=100_000)
                 .map(|i| loss.d1(i as f64 * 1e-4).abs())
                 .fold(0.0, f64::max);
             if loss.max_abs_d1().is_finite() {
-                assert!((sup - loss.max_abs_d1()).abs() < 1e-6, "{loss:?}: {sup}");
+                assert!(sup <= loss.max_abs_d1() + 1e-12, "{loss:?}: {sup}");
+                assert!((sup - loss.max_abs_d1()).abs() < tol, "{loss:?}: {sup}");
             }
         }
     }
@@ -612,7 +715,12 @@ mod tests {
                     let fd = (loss.prox(delta + h, v).r - loss.prox(delta - h, v).r) / (2.0 * h);
                     assert!((p.dr - fd).abs() < 1e-5, "{loss:?} v={v} delta={delta}");
                     // stationarity: r + v rho'(r) = delta (away from the absolute loss' dead zone)
-                    if !(matches!(loss, Loss::Absolute) && delta.abs() <= v) {
+                    let dead = match loss {
+                        Loss::Absolute => delta.abs() <= v,
+                        Loss::Hinge => (-1.0..=v - 1.0).contains(&delta),
+                        _ => false,
+                    };
+                    if !dead {
                         assert!((p.r + v * loss.d1(p.r) - delta).abs() < 1e-12);
                     }
                 }
@@ -650,6 +758,27 @@ mod tests {
     }
 
     #[test]
+    fn margin_losses_are_the_classification_losses_of_u_equal_minus_r() {
+        for &u in &[-3.0, -0.7, 0.0, 0.4, 1.0, 2.5, 40.0] {
+            let r = -u;
+            let l = Loss::Logistic.eval(r);
+            let sig = 1.0 / (1.0 + f64::exp(u));
+            assert!((l.0 - f64::ln_1p(f64::exp(-u))).abs() < 1e-14);
+            assert!((l.1 - sig).abs() < 1e-15 && (l.2 - sig * (1.0 - sig)).abs() < 1e-15);
+            assert_eq!(Loss::Hinge.value(r), (1.0 - u).max(0.0));
+            assert_eq!(Loss::SquareHinge.value(r), 0.5 * (1.0 - u).max(0.0).powi(2));
+        }
+        // no overflow far out
+        assert_eq!(Loss::Logistic.eval(800.0), (800.0, 1.0, 0.0));
+        assert_eq!(Loss::Logistic.eval(-800.0).0, 0.0);
+        // hinge prox: the dead zone [-1, v - 1] maps to the kink
+        let p = Loss::Hinge.prox(-0.5, 1.0);
+        assert_eq!((p.r, p.dr), (-1.0, 0.0));
+        assert_eq!(Loss::Hinge.prox(2.0, 1.0).r, 1.0);
+        assert_eq!(Loss::SquareHinge.prox(1.0, 1.0).r, 0.0);
+    }
+
+    #[test]
     fn names_and_parameters_are_validated() {
         assert_eq!(
             Loss::from_name("huber", Some(1.5)).unwrap(),
@@ -659,7 +788,12 @@ mod tests {
         assert!(Loss::from_name("tukey", Some(0.0)).is_err());
         assert!(Loss::from_name("cauchy", Some(f64::NAN)).is_err());
         assert!(Loss::from_name("square", Some(1.0)).is_err());
-        assert!(Loss::from_name("hinge", None).is_err());
+        assert!(Loss::from_name("hinge", Some(1.0)).is_err());
+        assert!(Loss::from_name("hinge2", None).is_err());
+        assert_eq!(
+            Loss::from_name("square_hinge", None).unwrap(),
+            Loss::SquareHinge
+        );
     }
 
     #[test]
