@@ -68,7 +68,7 @@ def test_core_entry_points_validate_directly():
     with pytest.raises(ValueError, match="exactly one"):
         _core.erm_solve(x, y, "square", np.zeros(3))
     with pytest.raises(ValueError, match="unknown loss"):
-        _core.erm_solve(x, y, "hinge", np.zeros(3), lam=0.1)
+        _core.erm_solve(x, y, "nonsense", np.zeros(3), lam=0.1)
     with pytest.raises(ValueError, match="param"):
         _core.erm_solve(x, y, "huber", np.zeros(3), lam=0.1)
     bad = x.copy()

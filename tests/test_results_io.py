@@ -12,11 +12,13 @@ from hdcore import algorithms as A
 from hdcore import theory as T
 from hdcore.models import (
     BilinearSequenceRegression,
+    BinaryClassification,
     ContaminatedRegression,
     MultiIndex,
     QuadraticNetwork,
     SequenceSingleIndex,
     SpikedWigner,
+    SpikedMatrixTensor,
     SpikedWishart,
 )
 
@@ -26,6 +28,8 @@ PAIR = MultiIndex(d=200, alpha=2.0, p=2, link="z1*z2")
 REG = ContaminatedRegression(d=150, alpha=4, eps=0.1, delta_in=0.1, delta_out=1.0)
 BSR = BilinearSequenceRegression(D=12, beta=1.0, rho=0.5, alpha=0.8)
 SSI = SequenceSingleIndex(d=50, L=1, target="z1")
+MT = SpikedMatrixTensor(40, 0.5, 0.3)
+CLS = BinaryClassification(d=100, alpha=2.0, teacher="logistic", beta=2.0)
 ATTN = SequenceSingleIndex(d=10, L=2, target="attention", positional="opposite",
                            target_kw={"omega": 0.3})
 
@@ -58,6 +62,14 @@ BUILDERS = {
     "SIE": lambda: T.sequence_information_exponent(ATTN),
     "LossDerivatives": lambda: T.population_loss_derivatives(ATTN, "attention", 0.1, 0.1),
     "AttentionLandscape": lambda: T.attention_landscape(1.0, 0.3, n_grid=15, nodes=6),
+    "LowRankAMPResult": lambda: A.amp(MT.sample(seed=5), n_iter=20),
+    "JointGDResult": lambda: A.joint_gd(MT.sample(seed=5), n_steps=20),
+    "CurriculumResult": lambda: A.curriculum(MT.sample(seed=5), n_iter=10),
+    "MatrixTensorSE": lambda: T.matrix_tensor_state_evolution(MT),
+    "MatrixTensorFixedPoints": lambda: T.matrix_tensor_fixed_points(MT),
+    "MatrixTensorThresholds": lambda: T.matrix_tensor_thresholds(MT),
+    "ClassificationERMResult": lambda: A.classification_erm(CLS.sample(seed=6), "logistic", 0.1),
+    "ClassificationFixedPoint": lambda: T.classification_fixed_point(CLS, "logistic", 0.1),
 }
 
 

@@ -53,6 +53,9 @@ def _short(value: Any) -> str:
         return f"{float(value):.6g}"
     if isinstance(value, Result):
         return repr(value)
+    if isinstance(value, dict) and any(isinstance(v, np.ndarray) for v in value.values()):
+        text = "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
+        return text if len(text) <= 300 else text[:297] + "..."
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

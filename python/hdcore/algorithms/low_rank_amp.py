@@ -56,7 +56,23 @@ Denoiser = Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 
 def spherical_denoiser(b: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
     """ML / spherical denoiser: ``sqrt(N) b/|b|`` and the diagonal of its Jacobian,
-    ``sqrt(N)/|b| (1 - b_i^2/|b|^2)`` (``a`` is unused: the projection ignores the precision)."""
+    ``sqrt(N)/|b| (1 - b_i^2/|b|^2)`` (``a`` is unused: the projection ignores the precision).
+
+    Raises
+    ------
+    TypeError
+        If `b` is not a real numeric array.
+    ValueError
+        If `b` is not one-dimensional or not finite.
+    """
+    try:
+        b = np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`b` must be a real vector, got {type(b).__name__}") from exc
+    if b.ndim != 1:
+        raise ValueError(f"`b` must be one-dimensional, got shape {b.shape}")
+    if not np.all(np.isfinite(b)):
+        raise ValueError("`b` must be finite")
     n = b.size
     norm = float(np.linalg.norm(b))
     if norm == 0.0:
