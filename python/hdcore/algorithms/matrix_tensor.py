@@ -25,6 +25,7 @@ from hdcore._validation import check_choice, check_instance, check_int, check_it
 from hdcore.algorithms.amp import amp
 from hdcore.algorithms.low_rank_amp import (
     Factor,
+    _cos2,
     LowRankAMPResult,
     MatrixChannel,
     TensorChannel,
@@ -319,11 +320,6 @@ def joint_gd(sample: SpikedMatrixTensorSample, *, constraint: str = "sphere", lr
     return JointGDResult(estimates=w, steps=np.array(steps),
                          cosine2={k: np.array(v) for k, v in cos.items()},
                          loss=np.array(losses), constraint=constraint, converged=converged)
-
-
-def _cos2(w: np.ndarray, truth: np.ndarray) -> float:
-    den = float(w @ w) * float(truth @ truth)
-    return float(w @ truth) ** 2 / den if den > 0 else 0.0
 
 
 @dataclass(frozen=True)
