@@ -123,3 +123,33 @@ def test_elastic_net_validates_its_arguments():
         elastic_net_fixed_point(0.5, lam1=0.1, lam2=0.0)
     with pytest.raises(ValueError, match="`lam1`"):
         elastic_net_fixed_point(0.5, lam1=-0.1, lam2=0.1)
+
+
+def test_noiseless_lasso_on_data_recovers_above_the_donoho_tanner_line_at_two_sizes():
+    # rho = 0.1 (alpha_DT = 0.329), noise 0, lam1 = 1e-3, 4 seeds. Above the line (1.3 alpha_DT)
+    # FISTA on data matches the replica MSE (2.1e-6, i.e. exact recovery up to the O(lam^2)
+    # shrinkage bias): measured 2.8e-6 (d = 300) and 2.0e-6 (d = 1200). Below it (0.75 alpha_DT)
+    # recovery fails at both sizes: MSE O(0.1), five orders of magnitude above.
+    from hdcore.studies.compressed_sensing import lasso_fista
+
+    rho, lam = 0.1, 1e-3
+    a_dt = donoho_tanner_alpha(rho)
+
+    def sim(alpha, d, lam1):
+        out = []
+        for s in range(4):
+            smp = MultiIndex(d=d, alpha=alpha, p=1, link="linear",
+                             prior=f"gauss_bernoulli({rho})", noise=0.0).sample(s)
+            w, _ = lasso_fista(smp.x, smp.y, lam1, tol=1e-14, max_iter=50000)
+            out.append(np.mean((w - smp.w[:, 0]) ** 2))
+        return float(np.mean(out))
+
+    above = 1.3 * a_dt
+    theory = lasso_fixed_point(above, f"gauss_bernoulli({rho})", lam1=lam, noise=0.0).estimation_error
+    assert theory < 1e-5
+    rel = {d: abs(sim(above, d, lam) / theory - 1) for d in (300, 1200)}
+    assert rel[300] < 0.6 and rel[1200] < 0.25, rel
+    below = 0.75 * a_dt
+    assert lasso_fixed_point(below, f"gauss_bernoulli({rho})", lam1=1e-2,
+                             noise=0.0).estimation_error > 0.1
+    assert min(sim(below, d, 1e-2) for d in (200, 400)) > 1e-2

@@ -176,6 +176,11 @@ def cs_thresholds(rho: float, noise: float, *, gap: float = 1e-3, xtol: float = 
     return {"alpha_sp": alpha_sp, "alpha_it": alpha_it, "alpha_alg": alpha_alg}
 
 
+#: MSE reported for a threshold off the calibration branch: finite, so that the bounded search
+#: does no arithmetic on infinities, and far above any lasso MSE (at most ~1 since E x^2 = 1)
+_OFF_BRANCH = 1e3
+
+
 def optimal_lasso(alpha: float, rho: float, noise: float, *, bounds=(0.2, 6.0)):
     """The lasso fixed point of smallest MSE over the threshold ``kappa`` (in units of the
     effective noise ``tau``; a grid, then a bounded search around its best point), and its
@@ -190,11 +195,11 @@ def optimal_lasso(alpha: float, rho: float, noise: float, *, bounds=(0.2, 6.0)):
         try:
             return lasso_fixed_point(alpha, prior, kappa=float(k), noise=noise).estimation_error
         except (ValueError, ConvergenceError):
-            return np.inf
+            return _OFF_BRANCH
 
     ks = np.linspace(float(bounds[0]), float(bounds[1]), 24)
     vals = np.array([mse(k) for k in ks])
-    if not np.isfinite(vals).any():
+    if not (vals < _OFF_BRANCH).any():
         raise ValueError(f"no valid lasso threshold at alpha = {alpha}")
     i = int(np.argmin(vals))
     lo, hi = ks[max(i - 1, 0)], ks[min(i + 1, ks.size - 1)]
