@@ -15,6 +15,18 @@ from hdcore.theory.classification import (donoho_tanner_alpha, donoho_tanner_rho
                                           elastic_net_fixed_point, lasso_fixed_point)
 
 
+def _lasso_on_data(alpha, rho, noise, lam, d, *, n_seeds, **fista):
+    """Per-seed MSE and sparsity of the FISTA lasso on compressed-sensing samples (seeds 0..)."""
+    mse, spars = [], []
+    for seed in range(n_seeds):
+        s = MultiIndex(d=d, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
+                       noise=noise).sample(seed)
+        w, _ = lasso_fista(s.x, s.y, lam, **fista)
+        mse.append(np.mean((w - s.w[:, 0]) ** 2))
+        spars.append(np.mean(w != 0))
+    return mse, spars
+
+
 def test_donoho_tanner_line_is_where_the_noiseless_lasso_error_stops_vanishing():
     for rho in (0.1, 0.3):
         a_dt = donoho_tanner_alpha(rho)
@@ -43,13 +55,7 @@ def test_lasso_on_data_matches_the_replica_fixed_point():
     fp = lasso_fixed_point(alpha, f"gauss_bernoulli({rho})", lam1=lam, noise=noise)
     gaps = []
     for d in (1000, 3000):
-        mse, spars = [], []
-        for seed in range(3):
-            s = MultiIndex(d=d, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
-                           noise=noise).sample(seed)
-            w, _ = lasso_fista(s.x, s.y, lam, tol=1e-12)
-            mse.append(np.mean((w - s.w[:, 0]) ** 2))
-            spars.append(np.mean(w != 0))
+        mse, spars = _lasso_on_data(alpha, rho, noise, lam, d, n_seeds=3, tol=1e-12)
         gaps.append(abs(np.mean(mse) / fp.estimation_error - 1))
         assert np.mean(spars) == pytest.approx(fp.sparsity, abs=0.03)
     assert gaps[1] < 0.1
@@ -130,19 +136,12 @@ def test_noiseless_lasso_on_data_recovers_above_the_donoho_tanner_line_at_two_si
     # FISTA on data matches the replica MSE (2.1e-6, i.e. exact recovery up to the O(lam^2)
     # shrinkage bias): measured 2.8e-6 (d = 300) and 2.0e-6 (d = 1200). Below it (0.75 alpha_DT)
     # recovery fails at both sizes: MSE O(0.1), five orders of magnitude above.
-    from hdcore.studies.compressed_sensing import lasso_fista
-
     rho, lam = 0.1, 1e-3
     a_dt = donoho_tanner_alpha(rho)
 
     def sim(alpha, d, lam1):
-        out = []
-        for s in range(4):
-            smp = MultiIndex(d=d, alpha=alpha, p=1, link="linear",
-                             prior=f"gauss_bernoulli({rho})", noise=0.0).sample(s)
-            w, _ = lasso_fista(smp.x, smp.y, lam1, tol=1e-14, max_iter=50000)
-            out.append(np.mean((w - smp.w[:, 0]) ** 2))
-        return float(np.mean(out))
+        mse, _ = _lasso_on_data(alpha, rho, 0.0, lam1, d, n_seeds=4, tol=1e-14, max_iter=50000)
+        return float(np.mean(mse))
 
     above = 1.3 * a_dt
     theory = lasso_fixed_point(above, f"gauss_bernoulli({rho})", lam1=lam, noise=0.0).estimation_error
