@@ -1,11 +1,13 @@
 """ERM theory added for issue 22 (hdcore.theory.classification): the lasso and elastic-net replica
-fixed points against FISTA on data, the Donoho-Tanner line and the ridge / lasso limits; and the compressed-sensing study's
+fixed points against the Rust coordinate-descent solver on data (itself checked against a NumPy
+FISTA), the Donoho-Tanner line and the ridge / lasso limits; and the compressed-sensing study's
 scalar state evolution against the generic GLM state evolution."""
 
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
+from hdcore.algorithms import lasso
 from hdcore.models import ContaminatedRegression
 from hdcore.models.multi_index import MultiIndex
 from hdcore.studies.compressed_sensing import (bayes_free_entropy, bayes_state_evolution,
@@ -15,16 +17,65 @@ from hdcore.theory.classification import (donoho_tanner_alpha, donoho_tanner_rho
                                           elastic_net_fixed_point, lasso_fixed_point)
 
 
-def _lasso_on_data(alpha, rho, noise, lam, d, *, n_seeds, **fista):
-    """Per-seed MSE and sparsity of the FISTA lasso on compressed-sensing samples (seeds 0..)."""
+def _sample(alpha, rho, noise, d, seed):
+    return MultiIndex(d=d, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
+                      noise=noise).sample(seed)
+
+
+def _lasso_on_data(alpha, rho, noise, lam, d, *, n_seeds, lam2=0.0, tol=1e-10):
+    """Per-seed MSE and sparsity of the lasso / elastic net on compressed-sensing samples."""
     mse, spars = [], []
     for seed in range(n_seeds):
-        s = MultiIndex(d=d, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
-                       noise=noise).sample(seed)
-        w, _ = lasso_fista(s.x, s.y, lam, **fista)
-        mse.append(np.mean((w - s.w[:, 0]) ** 2))
-        spars.append(np.mean(w != 0))
+        res = lasso(_sample(alpha, rho, noise, d, seed), lam, lam2=lam2, tol=tol)
+        assert res.converged, res.message
+        mse.append(res.estimation_error)
+        spars.append(res.sparsity)
     return mse, spars
+
+
+@pytest.mark.parametrize("lam1, lam2", [(0.05, 0.0), (0.02, 0.1), (1e-3, 0.0)])
+def test_coordinate_descent_lasso_agrees_with_the_numpy_fista_reference(lam1, lam2):
+    s = _sample(0.6, 0.2, 1e-2 if lam1 > 1e-2 else 0.0, 400, 1)
+    res = lasso(s, lam1, lam2=lam2, tol=1e-12)
+    assert res.converged and res.kkt <= 1e-12
+    w, _ = lasso_fista(s.x, s.y, lam1, lam2=lam2, tol=1e-20, max_iter=200000)
+    fista_obj = (0.5 * np.sum((s.y - s.x @ w) ** 2) + lam1 * np.sum(np.abs(w))
+                 + 0.5 * lam2 * np.sum(w * w))
+    assert res.objective <= fista_obj * (1 + 1e-12)
+    assert res.objective == pytest.approx(fista_obj, rel=1e-9)
+    assert np.max(np.abs(res.estimate - w)) < 1e-5
+    assert res.sparsity == pytest.approx(np.mean(w != 0), abs=2 / 400)
+    # float32 storage solves the problem of the rounded design; any thread count gives the same w
+    x32 = s.x.astype(np.float32)
+    r32 = lasso((x32, s.y), lam1, lam2=lam2, tol=1e-12, n_threads=1)
+    r32b = lasso((x32, s.y), lam1, lam2=lam2, tol=1e-12, n_threads=2)
+    r64 = lasso((x32.astype(np.float64), s.y), lam1, lam2=lam2, tol=1e-12)
+    assert np.array_equal(r32.estimate, r64.estimate) and np.array_equal(r32.estimate, r32b.estimate)
+    assert np.isnan(r32.m) and r32.q == pytest.approx(res.q, rel=1e-3)
+
+
+def test_lasso_validates_its_arguments():
+    s = _sample(0.5, 0.1, 1e-2, 50, 0)
+    with pytest.raises(ValueError, match="`lam1`"):
+        lasso(s, -1.0)
+    with pytest.raises(ValueError, match="`lam2`"):
+        lasso(s, 0.1, lam2=float("nan"))
+    with pytest.raises(ValueError, match="`y`"):
+        lasso((s.x, s.y[:-1]), 0.1)
+    with pytest.raises(ValueError, match="`w0`"):
+        lasso(s, 0.1, w0=np.zeros(3))
+    with pytest.raises(ValueError, match="`x`"):
+        bad = s.x.copy()
+        bad[0, 0] = np.nan
+        lasso((bad, s.y), 0.1)
+    with pytest.raises(TypeError, match="`sample`"):
+        lasso([s.x, s.y], 0.1)
+    with pytest.raises(TypeError, match="`x`"):
+        lasso((s.x.astype(int), s.y), 0.1)
+    with pytest.raises(ValueError, match="p = 2"):
+        lasso(MultiIndex(d=20, alpha=2.0, p=2, link="linear").sample(0), 0.1)
+    res = lasso(s, 0.1, max_sweeps=1, tol=1e-15)
+    assert not res.converged and "max_sweeps" in res.message
 
 
 def test_donoho_tanner_line_is_where_the_noiseless_lasso_error_stops_vanishing():
@@ -55,7 +106,7 @@ def test_lasso_on_data_matches_the_replica_fixed_point():
     fp = lasso_fixed_point(alpha, f"gauss_bernoulli({rho})", lam1=lam, noise=noise)
     gaps = []
     for d in (1000, 3000):
-        mse, spars = _lasso_on_data(alpha, rho, noise, lam, d, n_seeds=3, tol=1e-12)
+        mse, spars = _lasso_on_data(alpha, rho, noise, lam, d, n_seeds=3)
         gaps.append(abs(np.mean(mse) / fp.estimation_error - 1))
         assert np.mean(spars) == pytest.approx(fp.sparsity, abs=0.03)
     assert gaps[1] < 0.1
@@ -113,13 +164,7 @@ def test_elastic_net_reduces_to_the_lasso_and_to_ridge():
 def test_elastic_net_on_data_matches_the_replica_fixed_point():
     alpha, rho, noise, lam1, lam2 = 0.6, 0.2, 1e-2, 0.05, 0.1
     fp = elastic_net_fixed_point(alpha, f"gauss_bernoulli({rho})", lam1=lam1, lam2=lam2, noise=noise)
-    mse, spars = [], []
-    for seed in range(3):
-        s = MultiIndex(d=2000, alpha=alpha, p=1, link="linear", prior=f"gauss_bernoulli({rho})",
-                       noise=noise).sample(seed)
-        w, _ = lasso_fista(s.x, s.y, lam1, lam2=lam2, tol=1e-12)
-        mse.append(np.mean((w - s.w[:, 0]) ** 2))
-        spars.append(np.mean(w != 0))
+    mse, spars = _lasso_on_data(alpha, rho, noise, lam1, 2000, n_seeds=3, lam2=lam2)
     assert np.mean(mse) == pytest.approx(fp.estimation_error, rel=0.1)
     assert np.mean(spars) == pytest.approx(fp.sparsity, abs=0.03)
 
@@ -133,14 +178,14 @@ def test_elastic_net_validates_its_arguments():
 
 def test_noiseless_lasso_on_data_recovers_above_the_donoho_tanner_line_at_two_sizes():
     # rho = 0.1 (alpha_DT = 0.329), noise 0, lam1 = 1e-3, 4 seeds. Above the line (1.3 alpha_DT)
-    # FISTA on data matches the replica MSE (2.1e-6, i.e. exact recovery up to the O(lam^2)
+    # the lasso on data matches the replica MSE (2.1e-6, i.e. exact recovery up to the O(lam^2)
     # shrinkage bias): measured 2.8e-6 (d = 300) and 2.0e-6 (d = 1200). Below it (0.75 alpha_DT)
     # recovery fails at both sizes: MSE O(0.1), five orders of magnitude above.
     rho, lam = 0.1, 1e-3
     a_dt = donoho_tanner_alpha(rho)
 
     def sim(alpha, d, lam1):
-        mse, _ = _lasso_on_data(alpha, rho, 0.0, lam1, d, n_seeds=4, tol=1e-14, max_iter=50000)
+        mse, _ = _lasso_on_data(alpha, rho, 0.0, lam1, d, n_seeds=4, tol=1e-11)
         return float(np.mean(mse))
 
     above = 1.3 * a_dt

@@ -376,6 +376,12 @@ def _fuzz_wrappers(fuzz_callable, arrays, ints, floats, st, np):
                   [st.sampled_from(["square", "huber", "absolute", "bogus", 3]), floats, seeds],
                   {})
 
+    def lasso(lam1, lam2, tol, seed):
+        s = M.MultiIndex(d=6, alpha=0.5, p=1, link="linear", prior="gauss_bernoulli(0.3)",
+                         noise=0.1).sample(seed)
+        return A.lasso(s, lam1, lam2=lam2, tol=tol, max_sweeps=200)
+    fuzz_callable("algorithms.lasso", lasso, [floats, floats, floats, seeds], {})
+
     def sgd(lr, steps, mode):
         model = M.SequenceSingleIndex(d=8, L=1, target="z1")
         return A.online_sgd(model, "ssi", lr, steps, seed=0, mode=mode, record=5)

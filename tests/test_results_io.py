@@ -29,6 +29,7 @@ REG = ContaminatedRegression(d=150, alpha=4, eps=0.1, delta_in=0.1, delta_out=1.
 BSR = BilinearSequenceRegression(D=12, beta=1.0, rho=0.5, alpha=0.8)
 SSI = SequenceSingleIndex(d=50, L=1, target="z1")
 MT = SpikedMatrixTensor(40, 0.5, 0.3)
+LIN = MultiIndex(d=60, alpha=0.5, p=1, link="linear", prior="gauss_bernoulli(0.2)", noise=1e-2)
 CLS = BinaryClassification(d=100, alpha=2.0, teacher="logistic", beta=2.0)
 ATTN = SequenceSingleIndex(d=10, L=2, target="attention", positional="opposite",
                            target_kw={"omega": 0.3})
@@ -69,6 +70,7 @@ BUILDERS = {
     "MatrixTensorFixedPoints": lambda: T.matrix_tensor_fixed_points(MT),
     "MatrixTensorThresholds": lambda: T.matrix_tensor_thresholds(MT),
     "ClassificationERMResult": lambda: A.classification_erm(CLS.sample(seed=6), "logistic", 0.1),
+    "LassoResult": lambda: A.lasso(LIN.sample(seed=7), 0.05),
     "ClassificationFixedPoint": lambda: T.classification_fixed_point(CLS, "logistic", 0.1),
 }
 

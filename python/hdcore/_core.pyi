@@ -138,6 +138,9 @@ def erm_solve(x: Matrix, y: F64, loss_name: str, w0: F64, *, param: float | None
               gtol: float = 1e-8, history: int = 10, max_sq_norm: float = 1e4,
               hessian_check: bool = True, hessian_tol: float = 1e-2, n_restarts: int = 3,
               seed: int = 0, n_threads: int | None = None) -> dict[str, Any]: ...
+def elastic_net_solve(x: Matrix, y: F64, w0: F64, *, lam1: float, lam2: float = 0.0,
+                      tol: float = 1e-9, max_sweeps: int = 100000,
+                      n_threads: int | None = None) -> dict[str, Any]: ...
 # online SGD (sequence single-index models, attention)
 def sgd_simulate(spec: dict[str, Any], d: int, lr: float, steps: int, seed: int,
                  runs: list[int], *, batch: int = 1, spherical: bool = True,

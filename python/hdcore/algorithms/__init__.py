@@ -14,6 +14,7 @@ from hdcore.algorithms.factorised_gd import (
 )
 from hdcore.algorithms.gamp import GAMPResult, gamp
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
+from hdcore.algorithms.lasso import LassoResult, lasso
 from hdcore.algorithms.low_rank_amp import (
     Factor,
     LowRankAMPResult,
@@ -54,7 +55,7 @@ __all__ = [
     "NuclearNormResult", "ridge", "RidgeResult",
     # empirical risk minimisation
     "erm", "ERMResult", "erm_gamp", "ERMGAMPResult", "classification_erm",
-    "ClassificationERMResult",
+    "ClassificationERMResult", "lasso", "LassoResult",
     # online SGD
     "online_sgd", "OnlineSGDResult",
 ]

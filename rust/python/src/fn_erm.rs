@@ -4,6 +4,7 @@ use crate::runtime::guard;
 use crate::convert::{vector, MatrixArg};
 use crate::fn_losses::loss;
 use crate::runtime::{pool, run};
+use hdcore_kernels::erm::elastic_net::{elastic_net, ElasticNetOptions, ElasticNetOutput};
 use hdcore_kernels::erm::{erm, Constraint, ErmOptions, ErmOutput};
 use hdcore_kernels::linalg::{Dense, Scalar};
 use hdcore_kernels::models::regression::{contaminated_regression, Contamination};
@@ -182,7 +183,60 @@ fn erm_solve<'py>(
     })
 }
 
+fn elastic_net_dict<'py>(py: Python<'py>, o: ElasticNetOutput) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("w", o.w.into_pyarray(py))?;
+    d.set_item("objective", o.objective)?;
+    d.set_item("kkt", o.kkt)?;
+    d.set_item("lam_max", o.lam_max)?;
+    d.set_item("n_sweeps", o.n_sweeps)?;
+    d.set_item("n_check", o.n_check)?;
+    d.set_item("n_nonzero", o.n_nonzero)?;
+    d.set_item("converged", o.converged)?;
+    d.set_item("message", o.message)?;
+    Ok(d)
+}
+
+/// Lasso / elastic net `(1/2)||y - X w||^2 + lam1 ||w||_1 + (lam2/2)||w||^2` by coordinate descent.
+#[pyfunction]
+#[pyo3(signature = (x, y, w0, *, lam1, lam2=0.0, tol=1e-9, max_sweeps=100000, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn elastic_net_solve<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    w0: &Bound<'py, PyAny>,
+    lam1: f64,
+    lam2: f64,
+    tol: f64,
+    max_sweeps: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    guard(|| {
+        let p = pool(n_threads)?;
+        let xm = MatrixArg::extract(&p, x, None, "x")?;
+        let (n, d) = xm.shape();
+        let y = vector::<f64>(&p, y, "y")?;
+        let w0 = vector::<f64>(&p, w0, "w0")?;
+        let (ys, ws) = (y.as_slice()?, w0.as_slice()?);
+        let opts = ElasticNetOptions { tol, max_sweeps };
+        let out = match &xm {
+            MatrixArg::D64(a) => {
+                let xs = a.as_slice()?;
+                run(py, |ctl| elastic_net(&p, xs, n, d, ys, lam1, lam2, ws, opts, ctl))?
+            }
+            MatrixArg::D32(a) => {
+                let xs = a.as_slice()?;
+                run(py, |ctl| elastic_net(&p, xs, n, d, ys, lam1, lam2, ws, opts, ctl))?
+            }
+            _ => return Err(PyValueError::new_err("`x` must be a dense 2-D array")),
+        };
+        elastic_net_dict(py, out)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(elastic_net_solve, m)?)?;
     m.add_function(wrap_pyfunction!(sample_contaminated_regression, m)?)?;
     m.add_function(wrap_pyfunction!(erm_solve, m)?)?;
     Ok(())

@@ -33,6 +33,7 @@
 /// Final Huber smoothing `a` of the absolute and hinge losses (see the module docs).
 pub const ABSOLUTE_SMOOTHING: f64 = 1e-3;
 
+pub mod elastic_net;
 mod line_search;
 mod objective;
 
