@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["check_progress", "progress_bar", "track"]
+__all__ = ["advance", "check_progress", "progress_bar", "track"]
 
 
 def check_progress(progress) -> bool:
@@ -42,3 +42,11 @@ def track(items: Iterable[T], progress, *, desc: str, total: int | None = None,
         for item in items:
             yield item
             bar.update(1)
+
+
+def advance(items: Iterable[T], bar: Any) -> Iterator[T]:
+    """Iterate over ``items``, advancing ``bar`` (from :func:`progress_bar`) per item: one bar
+    over several loops (e.g. a study's theory, sweep after sweep)."""
+    for item in items:
+        yield item
+        bar.update(1)

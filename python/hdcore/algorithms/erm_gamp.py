@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar
 from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.algorithms.erm import _plain_start, _warm_loss
@@ -118,7 +119,7 @@ class ERMGAMPResult(Result):
 def erm_gamp(sample: ContaminatedRegressionSample, loss, lam: float | None = None, *,
              q: float | None = None, fixed_variance: float | str | None = None, n_iter: int = 500,
              damping: float = 0.3, tol: float = 1e-14, init="auto", seed=0,
-             n_threads: int | None = None) -> ERMGAMPResult:
+             n_threads: int | None = None, progress: bool = False) -> ERMGAMPResult:
     """Run GAMP for ERM (module docs) on a regression sample.
 
     Parameters
@@ -154,6 +155,9 @@ def erm_gamp(sample: ContaminatedRegressionSample, loss, lam: float | None = Non
         Seed of the random start.
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar on stderr (the loop, and the warm start, run in Rust: the bar completes
+        when the call returns).
 
     Returns
     -------
@@ -170,13 +174,16 @@ def erm_gamp(sample: ContaminatedRegressionSample, loss, lam: float | None = Non
         raise ValueError("give exactly one of `lam` (ridge) and `q` (sphere ||w||^2 = q d)")
     lam = None if lam is None else check_real(lam, "lam")
     q = None if q is None else check_real(q, "q", min=0.0, min_inclusive=False)
+    progress = check_progress(progress)
     opts = dict(n_iter=check_int(n_iter, "n_iter", min=0),
                 damping=check_real(damping, "damping", min=0.0, max=1.0, max_inclusive=False),
                 tol=check_real(tol, "tol", min=0.0))
     fixed = _fixed_variance(fixed_variance, sample, loss, lam, q)
-    w0, v0 = _start(sample, loss, lam, q, init, opts, seed, n_threads)
-    raw = _run(sample, loss, lam, q, w0, fixed if fixed is not None else v0, fixed is not None,
-               opts, n_threads)
+    with progress_bar(progress, total=int(opts["n_iter"]), desc="erm_gamp", unit="iter") as bar:
+        w0, v0 = _start(sample, loss, lam, q, init, opts, seed, n_threads)
+        raw = _run(sample, loss, lam, q, w0, fixed if fixed is not None else v0,
+                   fixed is not None, opts, n_threads)
+        bar.update(int(raw["n_iter"]))
     w = np.asarray(raw["estimate"])[:, 0]
     err = sample.errors(w)
     trace = np.asarray(raw["v"])[:, 0, 0]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensingSample
@@ -78,7 +79,7 @@ class GDResult(Result):
 def factorised_gd(sample: MatrixSensingSample, *, width: int | None = None, n_inits: int = 1,
                   lr: float = 0.2, n_steps: int = 2000, tol: float = 1e-12,
                   weight_decay: float = 0.0, init_scale: float = 1.0, record_every: int = 10,
-                  seed=0, n_threads: int | None = None) -> GDResult:
+                  seed=0, n_threads: int | None = None, progress: bool = False) -> GDResult:
     """Gradient descent on the factorised model, averaged over ``n_inits`` initialisations.
 
     Parameters
@@ -101,22 +102,35 @@ def factorised_gd(sample: MatrixSensingSample, *, width: int | None = None, n_in
         Standard deviation of the initial factor entries.
     record_every : int
         Trace resolution of the first run.
+    seed : int or Generator
+        Seed of the initialisations.
+    n_threads : int, optional
+        Threads of the Rust kernel.
+    progress : bool
+        Show a tqdm bar on stderr (all runs happen in one Rust call: the bar completes when
+        the call returns).
 
     Returns
     -------
     GDResult
     """
+    progress = check_progress(progress)
     m = _check_sample(sample)
     width = m.width if width is None else check_int(width, "width", min=1)
     n_inits = check_int(n_inits, "n_inits", min=1)
     n_steps = check_int(n_steps, "n_steps", min=0)
-    raw = _core.factorised_gd(
-        m.operator_kind, sample.y, width, init_seed=as_seed(seed), n_inits=n_inits,
-        init_scale=check_real(init_scale, "init_scale", min=0.0, min_inclusive=False),
-        truth=sample.s, lr=check_real(lr, "lr", min=0.0, min_inclusive=False), n_steps=n_steps,
-        tol=check_real(tol, "tol", min=0.0), weight_decay=check_real(weight_decay, "weight_decay", min=0.0),
-        record_every=check_int(record_every, "record_every", min=1), n_threads=n_threads,
-        **sample.operator_kwargs())
+    init_scale = check_real(init_scale, "init_scale", min=0.0, min_inclusive=False)
+    lr = check_real(lr, "lr", min=0.0, min_inclusive=False)
+    tol = check_real(tol, "tol", min=0.0)
+    weight_decay = check_real(weight_decay, "weight_decay", min=0.0)
+    record_every = check_int(record_every, "record_every", min=1)
+    with progress_bar(progress, total=n_inits, desc="factorised_gd", unit="init") as bar:
+        raw = _core.factorised_gd(
+            m.operator_kind, sample.y, width, init_seed=as_seed(seed), n_inits=n_inits,
+            init_scale=init_scale, truth=sample.s, lr=lr, n_steps=n_steps, tol=tol,
+            weight_decay=weight_decay, record_every=record_every, n_threads=n_threads,
+            **sample.operator_kwargs())
+        bar.update(n_inits)
     est = raw["estimate"]
     single = sample.error(raw["single_estimate"])
     run_mse = np.asarray(raw.get("run_mse", [single]), dtype=float)
@@ -164,7 +178,8 @@ def _prox(z, t, m, psd, n_threads):
 
 def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_iter: int = 2000,
                  lam_min: float = 1e-6, decay: float = 0.98, tol: float = 1e-10,
-                 psd: bool | None = None, n_threads: int | None = None) -> NuclearNormResult:
+                 psd: bool | None = None, n_threads: int | None = None,
+                 progress: bool = False) -> NuclearNormResult:
     """Minimal nuclear-norm estimator (noiseless) or nuclear-norm-penalised least squares.
 
     Parameters
@@ -176,6 +191,10 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
         Restrict to PSD matrices (trace norm); default for the Wishart prior.
     n_iter, tol : int, float
         FISTA iterations and relative-change tolerance.
+    n_threads : int, optional
+        Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar of the FISTA iterations on stderr.
 
     Returns
     -------
@@ -184,6 +203,7 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
     m = _check_sample(sample)
     psd = m.symmetric if psd is None else bool(psd)
     n_iter = check_int(n_iter, "n_iter", min=1)
+    progress = check_progress(progress)
     step = 1.0 / _operator_norm2(sample, n_threads)
     aty = sample.adjoint(sample.y, n_threads=n_threads)
     top = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (aty + aty.T))))) if m.symmetric else \
@@ -194,7 +214,8 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
     x = np.zeros((m.d1, m.d2))
     zk, tk = x.copy(), 1.0
     it = 0
-    for it in range(1, n_iter + 1):  # noqa: B007 (it is read after the loop)
+    iters = track(range(1, n_iter + 1), progress, desc="nuclear_norm", unit="iter")
+    for it in iters:  # noqa: B007 (it is read after the loop)
         grad = sample.adjoint(sample.forward(zk, n_threads=n_threads) - sample.y, n_threads=n_threads)
         x_new = _prox(zk - step * grad, step * lam_t, m, psd, n_threads)
         t_new = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))

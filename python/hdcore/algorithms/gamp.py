@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration
 from hdcore.errors import NumericalError
@@ -130,7 +131,7 @@ def _result(raw, wstar) -> GAMPResult:
 
 def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
          tol: float = 1e-10, init="random", channel=None, denoiser=None, open_path: bool = False,
-         seed=0, n_threads: int | None = None) -> GAMPResult:
+         seed=0, n_threads: int | None = None, progress: bool = False) -> GAMPResult:
     """Bayes-optimal GAMP on a multi-index sample.
 
     Parameters
@@ -157,6 +158,9 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
         Seed of the random start.
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar of the iterations on stderr (the Rust fast path runs in one call: its
+        bar advances when the call returns).
 
     Returns
     -------
@@ -165,6 +169,7 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
     if not isinstance(sample, MultiIndexSample):
         raise TypeError(f"gamp needs a MultiIndexSample, got {type(sample).__name__}")
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
+    progress = check_progress(progress)
     model = sample.model
     ch, pp = model.channel, model.product_prior
     y = ch.check_labels(sample.y)
@@ -173,15 +178,18 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
             and isinstance(ch, BuiltinChannel) and ch.has_output_function and pp.is_builtin)
     if fast:
         prior: Any = model.prior  # a BuiltinPrior (checked by pp.is_builtin)
-        raw = _core.gamp_glm(sample.x, y, ch.name, model.p, prior.name, w0, v0,
-                             rho=prior._rho, noise=ch.noise, n_nodes=ch.n_nodes,  # type: ignore[attr-defined]
-                             truth=np.ascontiguousarray(sample.w), n_iter=n_iter,
-                             damping=damping, tol=tol, n_threads=n_threads)
+        with progress_bar(progress, total=n_iter, desc="gamp", unit="iter") as bar:
+            raw = _core.gamp_glm(sample.x, y, ch.name, model.p, prior.name, w0, v0,
+                                 rho=prior._rho,
+                                 noise=ch.noise, n_nodes=ch.n_nodes,  # type: ignore[attr-defined]
+                                 truth=np.ascontiguousarray(sample.w), n_iter=n_iter,
+                                 damping=damping, tol=tol, n_threads=n_threads)
+            bar.update(int(raw["n_iter"]))
         return _result(raw, sample.w)
     g_out = _callable(channel, "channel", "channel(y, omega, V) -> (g, dg)") or ch.g_out
     f_in = _callable(denoiser, "denoiser", "denoiser(B, A) -> (W, C)") or pp.denoise
-    return _result(_open_loop(sample, y, g_out, f_in, w0, v0, n_iter, damping, tol, n_threads),
-                   sample.w)
+    return _result(_open_loop(sample, y, g_out, f_in, w0, v0, n_iter, damping, tol, n_threads,
+                              progress), sample.w)
 
 
 def _callable(fn, name, signature):
@@ -206,7 +214,8 @@ def _checked(out, shapes, name):
     return res
 
 
-def _open_loop(sample, y, g_out, f_in, w0, v0, n_iter, damping, tol, n_threads):
+def _open_loop(sample, y, g_out, f_in, w0, v0, n_iter, damping, tol, n_threads,
+               progress=False):
     """The GAMP loop of the Rust fast path, in Python, around the Rust products with X."""
     x = sample.x
     n, d = x.shape
@@ -218,7 +227,7 @@ def _open_loop(sample, y, g_out, f_in, w0, v0, n_iter, damping, tol, n_threads):
     g = np.zeros((n, p))
     ms, qs, deltas = [w.T @ wstar / d], [w.T @ w / d], []
     converged = False
-    for t in range(n_iter):
+    for t in track(range(n_iter), progress, desc="gamp", unit="iter"):
         damp = 0.0 if t == 0 else damping
         omega = _core.glm_x_times(x, np.ascontiguousarray(w), n_threads=n_threads) - g @ v.T
         g_new, dg = _checked(g_out(y, omega, v), ((n, p), (n, p, p)), "channel")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import as_array, check_iteration, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, MatrixSensingSample
@@ -112,7 +113,8 @@ def _initial(sample: MatrixSensingSample, init, init_mmse, seed):
 
 def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float = 0.5,
              tol: float = 1e-7, init="prior", init_mmse: float | None = None, seed=0,
-             denoiser=None, open_path: bool = False, n_threads: int | None = None) -> GampRieResult:
+             denoiser=None, open_path: bool = False, n_threads: int | None = None,
+             progress: bool = False) -> GampRieResult:
     """Bayes-optimal GAMP-RIE on a matrix-sensing sample.
 
     Parameters
@@ -136,6 +138,9 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
         Seed of the random start.
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar of the iterations on stderr (the Rust fast path runs in one call: its
+        bar advances when the call returns).
 
     Returns
     -------
@@ -144,6 +149,7 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     if not isinstance(sample, MatrixSensingSample):
         raise TypeError(f"`sample` must be a MatrixSensingSample, got {type(sample).__name__}")
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
+    progress = check_progress(progress)
     m = sample.sensing
     est, mm = _initial(sample, init, init_mmse, seed)
     prior = m.rie_prior
@@ -152,9 +158,11 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     if denoiser is None and not open_path:
         kind, params = (("wishart", [prior.kappa]) if isinstance(prior, WishartPrior)
                         else ("product", [prior.aspect, prior.rank]))
-        raw = _core.gamp_rie(m.operator_kind, sample.y, m.noise, kind, params, est, mm,
-                             truth=sample.s, n_iter=n_iter, damping=damping, tol=tol,
-                             n_threads=n_threads, **sample.operator_kwargs())
+        with progress_bar(progress, total=n_iter, desc="gamp_rie", unit="iter") as bar:
+            raw = _core.gamp_rie(m.operator_kind, sample.y, m.noise, kind, params, est, mm,
+                                 truth=sample.s, n_iter=n_iter, damping=damping, tol=tol,
+                                 n_threads=n_threads, **sample.operator_kwargs())
+            bar.update(int(raw["n_iter"]))
         return _result(raw, m)
     if denoiser is None:
         def denoiser(r, delta, _p=prior):
@@ -165,7 +173,7 @@ def gamp_rie(sample: MatrixSensingSample, *, n_iter: int = 200, damping: float =
     v = c * mm
     trace: dict[str, list[float]] = {"mse": [], "delta_eff": [], "mmse": [], "diff": []}
     converged = False
-    for t in range(n_iter):
+    for t in track(range(n_iter), progress, desc="gamp_rie", unit="iter"):
         trace["mse"].append(sample.error(est))
         v_new = c * mm
         h = sample.forward(est, n_threads=n_threads)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, track
 from hdcore._results import Result
 from hdcore._validation import check_instance, check_iteration, check_real
 from hdcore.errors import NumericalError
@@ -230,8 +231,8 @@ def _cos2(w: np.ndarray, truth: np.ndarray) -> float:
 
 def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: dict, *,
                  n_iter: int = 100, damping: float = 0.0, tol: float = 1e-10,
-                 truth: dict | None = None, callback: Callable | None = None
-                 ) -> LowRankAMPResult:
+                 truth: dict | None = None, callback: Callable | None = None,
+                 progress: bool = False) -> LowRankAMPResult:
     """Run multi-factor low-rank AMP (module docs).
 
     Parameters
@@ -252,6 +253,8 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
         Planted factors, to report ``cosine2``.
     callback : callable, optional
         ``callback(t, estimates)`` after every iteration.
+    progress : bool
+        Show a tqdm bar of the iterations on stderr.
 
     Returns
     -------
@@ -283,6 +286,7 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
     arXiv:2506.02664 (the matrix + tensor instance).
     """
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
+    progress = check_progress(progress)
     sizes: dict[str, int] = {}
     for f in factors:
         check_instance(f, "factors", Factor)
@@ -312,7 +316,7 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
     qs = {k: [float(est[k] @ est[k]) / n] for k, n in sizes.items()}
     deltas: list[float] = []
     converged = False
-    for t in range(n_iter):
+    for t in track(range(n_iter), progress, desc="low_rank_amp", unit="iter"):
         norms = {k: float(w @ w) for k, w in est.items()}
         cross = {k: float(prev[k] @ est[k]) for k in sizes}
         contractions = [ch.contract(est) for ch in channels]

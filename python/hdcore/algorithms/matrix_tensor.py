@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import check_choice, check_instance, check_int, check_iteration, check_real
 from hdcore.algorithms.amp import amp
@@ -112,8 +113,8 @@ def _init(sample: SpikedMatrixTensorSample, init, seed) -> dict[str, np.ndarray]
 
 def matrix_tensor_amp(sample: SpikedMatrixTensorSample, *, n_iter: int = 300,
                       damping: float = 0.5, tol: float = 1e-10, init="random",
-                      denoiser: str = "bayes", seed=0, n_threads: int | None = None
-                      ) -> LowRankAMPResult:
+                      denoiser: str = "bayes", seed=0, n_threads: int | None = None,
+                      progress: bool = False) -> LowRankAMPResult:
     """Bayes-AMP (or spherical ML-AMP) on the four factors of a matrix-tensor sample.
 
     Parameters
@@ -138,6 +139,8 @@ def matrix_tensor_amp(sample: SpikedMatrixTensorSample, *, n_iter: int = 300,
         Seed of the random starts.
     n_threads : int, optional
         Threads of the Rust contractions.
+    progress : bool
+        Show a tqdm bar of the iterations on stderr.
 
     Returns
     -------
@@ -156,6 +159,7 @@ def matrix_tensor_amp(sample: SpikedMatrixTensorSample, *, n_iter: int = 300,
     check_instance(sample, "sample", SpikedMatrixTensorSample)
     denoiser = check_choice(denoiser, "denoiser", ("bayes", "ml"))
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
+    progress = check_progress(progress)
     model = sample.model
     den = spherical_denoiser if denoiser == "ml" else None
     factors = [Factor(k, n, model.prior[i], den) for i, (k, n) in
@@ -165,15 +169,15 @@ def matrix_tensor_amp(sample: SpikedMatrixTensorSample, *, n_iter: int = 300,
         w0 = {k: math.sqrt(w.size) * w / max(float(np.linalg.norm(w)), 1e-300)
               for k, w in w0.items()}
     return low_rank_amp(factors, _channels(sample, n_threads), w0, n_iter=n_iter,
-                        damping=damping, tol=tol, truth=sample.factors)
+                        damping=damping, tol=tol, truth=sample.factors, progress=progress)
 
 
 # amp() is declared to return AMPResult (one spike); multi-factor samples give LowRankAMPResult
 @amp.register  # type: ignore[arg-type]
 def _(sample: SpikedMatrixTensorSample, *, n_iter=300, damping=0.5, tol=1e-10, init="random",
-      denoiser="bayes", seed=0, n_threads=None, **_unused) -> LowRankAMPResult:
+      denoiser="bayes", seed=0, n_threads=None, progress=False, **_unused) -> LowRankAMPResult:
     return matrix_tensor_amp(sample, n_iter=n_iter, damping=damping, tol=tol, init=init,
-                             denoiser=denoiser, seed=seed, n_threads=n_threads)
+                             denoiser=denoiser, seed=seed, n_threads=n_threads, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,8 @@ class JointGDResult(Result):
 
 def joint_gd(sample: SpikedMatrixTensorSample, *, constraint: str = "sphere", lr: float = 0.2,
              n_steps: int = 500, lam: float = 1e-3, init_scale: float = 0.1, tol: float = 1e-10,
-             record_every: int = 1, seed=0, n_threads: int | None = None) -> JointGDResult:
+             record_every: int = 1, seed=0, n_threads: int | None = None,
+             progress: bool = False) -> JointGDResult:
     """Gradient descent on the joint likelihood of both modalities (joint ERM).
 
     The gradients need ``Y_m v``, ``Y_m^T u`` and the three tensor contractions: one mat-vec
@@ -237,6 +242,9 @@ def joint_gd(sample: SpikedMatrixTensorSample, *, constraint: str = "sphere", lr
     seed : int or Generator
         Seed of the start.
     n_threads : int, optional
+        Threads of the Rust contractions.
+    progress : bool
+        Show a tqdm bar of the steps on stderr.
 
     Returns
     -------
@@ -255,6 +263,7 @@ def joint_gd(sample: SpikedMatrixTensorSample, *, constraint: str = "sphere", lr
     init_scale = check_real(init_scale, "init_scale", min=0.0, min_inclusive=False)
     _, _, tol = check_iteration(1, 0.0, tol)
     record_every = check_int(record_every, "record_every", min=1)
+    progress = check_progress(progress)
     model = sample.model
     n1 = model.n1
     dm, dt = model.delta_m, model.delta_t
@@ -298,7 +307,7 @@ def joint_gd(sample: SpikedMatrixTensorSample, *, constraint: str = "sphere", lr
     g, loss = grads_and_loss(w)
     losses.append(loss)
     converged = False
-    for step in range(1, n_steps + 1):
+    for step in track(range(1, n_steps + 1), progress, desc="joint_gd", unit="step"):
         new = {k: w[k] - eta * g[k] for k in FACTORS}
         if constraint == "sphere":
             new = {k: v * math.sqrt(v.size) / max(float(np.linalg.norm(v)), 1e-300)
@@ -368,7 +377,7 @@ def _top_pair(mat: np.ndarray, seed, n_threads) -> tuple[float, np.ndarray, np.n
 
 
 def curriculum(sample: SpikedMatrixTensorSample, *, refine: bool = True, n_iter: int = 100,
-               seed=0, n_threads: int | None = None) -> CurriculumResult:
+               seed=0, n_threads: int | None = None, progress: bool = False) -> CurriculumResult:
     """Sequential curriculum: learn the matrix first, then use it to read the tensor.
 
     1. ``u_hat, v_hat`` = top singular pair of ``Y_m`` (matrix-free Lanczos);
@@ -387,6 +396,10 @@ def curriculum(sample: SpikedMatrixTensorSample, *, refine: bool = True, n_iter:
     seed : int or Generator
         Seed of the Lanczos start vectors.
     n_threads : int, optional
+        Threads of the Rust kernels.
+    progress : bool
+        Show tqdm bars on stderr: one of the two spectral steps, then one of the AMP
+        iterations of step 3.
 
     Returns
     -------
@@ -401,9 +414,13 @@ def curriculum(sample: SpikedMatrixTensorSample, *, refine: bool = True, n_iter:
     if sample.y_m is None or sample.y_t is None:
         raise ValueError("the curriculum needs both modalities (finite delta_m and delta_t)")
     n_iter = check_int(n_iter, "n_iter", min=0)
-    s1, uh, vh = _top_pair(sample.y_m, seed, n_threads)
-    m = _core.tensor3_mode_contract(sample.y_t, uh, n_threads=n_threads)
-    s2, xh, yh = _top_pair(m, seed, n_threads)
+    progress = check_progress(progress)
+    with progress_bar(progress, total=2, desc="curriculum (spectral)", unit="step") as bar:
+        s1, uh, vh = _top_pair(sample.y_m, seed, n_threads)
+        bar.update(1)
+        m = _core.tensor3_mode_contract(sample.y_t, uh, n_threads=n_threads)
+        s2, xh, yh = _top_pair(m, seed, n_threads)
+        bar.update(1)
     unit = {"u": uh, "v": vh, "x": xh, "y": yh}
     truth = sample.factors
     spectral = {k: _cos2(unit[k], truth[k]) for k in FACTORS}
@@ -411,7 +428,7 @@ def curriculum(sample: SpikedMatrixTensorSample, *, refine: bool = True, n_iter:
     refined = None
     if refine:
         refined = matrix_tensor_amp(sample, init=est, n_iter=n_iter, seed=seed,
-                                    n_threads=n_threads)
+                                    n_threads=n_threads, progress=progress)
         est = refined.estimates
     return CurriculumResult(spectral=spectral, estimates=est, singular_values=(s1, s2),
                             refined=refined)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar
 from hdcore._results import Result
 from hdcore._validation import as_array, check_choice, check_int, check_real
 from hdcore.models.sequence import LOSSES, SequenceSingleIndex, Student, get_student
@@ -107,7 +108,8 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
                n_runs: int = 1, spherical: bool = True, batch: int = 1, loss: str = "squared",
                record=100, stop_overlap: float | None = None, m0: float | None = None,
                e0: float | None = None, mode: str = "full", lr_L_power: float = 0.0,
-               return_weights: bool = True, n_threads: int | None = None) -> OnlineSGDResult:
+               return_weights: bool = True, n_threads: int | None = None,
+               progress: bool = False) -> OnlineSGDResult:
     """Online SGD of ``student`` on fresh samples of ``model``.
 
     Parameters
@@ -147,6 +149,11 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
         run; turn off for many runs at large ``d``).
     n_threads : int, optional
         Threads of the Rust kernel.
+    progress : bool
+        Show a tqdm bar of the runs on stderr. The runs are then simulated in chunks of at
+        least as many runs as threads (same trajectories: run ``r`` depends only on
+        ``(seed, r)``); the bar advances per chunk, so a single run completes its bar when it
+        returns.
 
     Returns
     -------
@@ -161,6 +168,7 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
     batch = check_int(batch, "batch", min=1)
     check_choice(loss, "loss", LOSSES)
     mode = check_choice(mode, "mode", ("full", "reduced"))
+    progress = check_progress(progress)
     if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
         schedule = log_schedule(steps, int(record))
     else:
@@ -183,12 +191,20 @@ def online_sgd(model: SequenceSingleIndex, student, lr: float, steps: int, *, se
     if mode == "reduced" and model.d < 4:
         raise ValueError(f"`d` must be >= 4 in the reduced mode, got {model.d}")
     spec = {**model.spec(), **student.spec(model), "loss": loss}
-    raw = _core.sgd_simulate(spec, model.d, eta, steps, as_seed(seed), list(range(n_runs)),
-                             batch=batch, spherical=bool(spherical),
-                             record=[int(s) for s in schedule], stop_overlap=stop_overlap,
-                             m0=m0, e0=e0, mode=mode,
-                             return_weights=bool(return_weights) and mode == "full",
-                             n_threads=n_threads)
+    runs, key = list(range(n_runs)), as_seed(seed)  # one key for every chunk
+    # chunks only for the bar, each at least one run per thread (parallel over runs)
+    chunk = max(_core.resolve_threads(n_threads), -(-n_runs // 100)) if progress else n_runs
+    raw: list[dict] = []
+    with progress_bar(progress, total=n_runs, desc="online_sgd", unit="run") as bar:
+        for start in range(0, n_runs, chunk):
+            part = runs[start:start + chunk]
+            raw += _core.sgd_simulate(spec, model.d, eta, steps, key, part,
+                                      batch=batch, spherical=bool(spherical),
+                                      record=[int(s) for s in schedule], stop_overlap=stop_overlap,
+                                      m0=m0, e0=e0, mode=mode,
+                                      return_weights=bool(return_weights) and mode == "full",
+                                      n_threads=n_threads)
+            bar.update(len(part))
     return _collect(model, student, eta, mode, schedule, raw)
 
 

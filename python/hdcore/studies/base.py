@@ -5,10 +5,12 @@ through :func:`hdcore.sweep`, so any study runs locally or on Dask, and resumes.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,14 +58,30 @@ class StudyOutput:
 
 class Study(ABC):
     """One paper's experiment. Subclasses set ``name`` and ``title`` and implement the four
-    methods below; ``quick=True`` must finish in well under a minute."""
+    methods below; ``quick=True`` must finish in well under a minute.
+
+    A long :meth:`theory` may take an optional keyword ``progress: bool = False`` and show a bar
+    of its points (``hdcore._progress.track``); :meth:`reproduce` then passes its own
+    ``progress`` (the CLI: off with ``--quiet``). A ``theory(quick)`` without it still works."""
 
     name: str = ""
     title: str = ""
 
     @abstractmethod
     def theory(self, quick: bool = False) -> pd.DataFrame:
-        """Theory curves as a tidy DataFrame."""
+        """Theory curves as a tidy DataFrame (subclasses may add ``*, progress=False``)."""
+
+    def _theory(self, quick: bool, progress: bool) -> pd.DataFrame:
+        """:meth:`theory`, with ``progress`` if the subclass's ``theory`` takes that keyword."""
+        try:
+            takes = any(p.name == "progress" or p.kind is p.VAR_KEYWORD
+                        for p in inspect.signature(self.theory).parameters.values())
+        except (TypeError, ValueError):  # pragma: no cover (a callable without a signature)
+            takes = False
+        if takes:
+            theory: Callable[..., pd.DataFrame] = self.theory
+            return theory(quick, progress=progress)
+        return self.theory(quick)
 
     @abstractmethod
     def grid(self, quick: bool = False) -> list[dict]:
@@ -106,13 +124,14 @@ class Study(ABC):
 
         Every simulation run is also persisted in ``out_dir/runs/NAME.jsonl`` as it finishes;
         ``resume=True`` reuses the runs already there (to finish an interrupted reproduction)
-        instead of starting afresh. The other options go to :meth:`run_simulations`.
+        instead of starting afresh. The other options go to :meth:`run_simulations`;
+        ``progress`` also shows the bar of the theory step (if :meth:`theory` takes it).
         """
         t0 = time.perf_counter()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         runs = out / "runs" / f"{self.name}.jsonl"
-        th = self.theory(quick)
+        th = self._theory(quick, progress)
         logger.info("%s: theory (%d rows) in %.1f s", self.name, len(th), time.perf_counter() - t0)
         t1 = time.perf_counter()
         sim = self.run_simulations(quick=quick, seed=seed, progress=progress, backend=backend,

@@ -15,9 +15,12 @@ applications, plus a gallery of the random-matrix laws they rest on.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import advance, progress_bar
 from hdcore.algorithms import factorised_gd, gamp_rie
 from hdcore.models import BilinearSequenceRegression, QuadraticNetwork
 from hdcore.rmt import (
@@ -67,6 +70,11 @@ def _legend(fig, axes):
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=len(seen))
 
 
+def _curve(model, grid, bar, key: str) -> list[float]:
+    """``ms.fixed_point_curve(model, grid)[key]``, point by point, advancing ``bar``."""
+    return [getattr(ms.fixed_point(replace(model, alpha=float(a))), key) for a in advance(grid, bar)]
+
+
 # ---- extensive-width quadratic network -----------------------------------------------------
 
 PANELS_QN = ((0.25, 0.0), (0.5, 0.0), (1.0, 0.0), (0.5, 0.25))
@@ -82,17 +90,21 @@ class ExtensiveWidthQuadraticStudy(Study):
     def n_seeds(self, quick=False):
         return 2 if quick else 4
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for kappa, sigma in PANELS_QN:
-            model = QuadraticNetwork(d=1000, kappa=kappa, alpha=0.1, noise=sigma)
-            a_pr = ms.perfect_recovery_threshold(model)
-            hi = 0.6 if sigma == 0 else 1.0
-            grid = np.linspace(0.005, hi, 16 if quick else 100)
-            curve = ms.fixed_point_curve(model, grid)
-            for a, e in zip(grid, curve["normalised_mse"]):
-                rows.append({"kappa": kappa, "sigma": sigma, "series": "bayes_optimal", "x": a, "y": e})
-            rows.append({"kappa": kappa, "sigma": sigma, "series": "alpha_pr", "x": a_pr, "y": np.nan})
+        n = 16 if quick else 100
+        with progress_bar(progress, total=len(PANELS_QN) * n, desc=f"{self.name}: theory",
+                          unit="point") as bar:
+            for kappa, sigma in PANELS_QN:
+                model = QuadraticNetwork(d=1000, kappa=kappa, alpha=0.1, noise=sigma)
+                a_pr = ms.perfect_recovery_threshold(model)
+                hi = 0.6 if sigma == 0 else 1.0
+                grid = np.linspace(0.005, hi, n)
+                for a, e in zip(grid, _curve(model, grid, bar, "normalised_mse")):
+                    rows.append({"kappa": kappa, "sigma": sigma, "series": "bayes_optimal", "x": a,
+                                 "y": e})
+                rows.append({"kappa": kappa, "sigma": sigma, "series": "alpha_pr", "x": a_pr,
+                             "y": np.nan})
         return pd.DataFrame(rows).assign(kind="theory")
 
     def grid(self, quick=False):
@@ -171,19 +183,22 @@ class BilinearSequenceRegressionStudy(Study):
     def n_seeds(self, quick=False):
         return 2 if quick else 3
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for beta, rho, noise in PANELS_BSR:
-            model = BilinearSequenceRegression(D=1000, beta=beta, rho=rho, alpha=0.1, noise=noise)
-            grid = np.linspace(0.005, 1.2, 16 if quick else 100)
-            curve = ms.fixed_point_curve(model, grid)
-            for a, e in zip(grid, curve["mse"]):
-                rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "bayes_optimal",
-                             "x": a, "y": e})
-                rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "ridge", "x": a,
-                             "y": ms.ridge_mse(a, noise)})
-            rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "alpha_pr",
-                         "x": ms.perfect_recovery_threshold(model), "y": np.nan})
+        n = 16 if quick else 100
+        with progress_bar(progress, total=len(PANELS_BSR) * n, desc=f"{self.name}: theory",
+                          unit="point") as bar:
+            for beta, rho, noise in PANELS_BSR:
+                model = BilinearSequenceRegression(D=1000, beta=beta, rho=rho, alpha=0.1,
+                                                   noise=noise)
+                grid = np.linspace(0.005, 1.2, n)
+                for a, e in zip(grid, _curve(model, grid, bar, "mse")):
+                    rows.append({"beta": beta, "rho": rho, "noise": noise,
+                                 "series": "bayes_optimal", "x": a, "y": e})
+                    rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "ridge",
+                                 "x": a, "y": ms.ridge_mse(a, noise)})
+                rows.append({"beta": beta, "rho": rho, "noise": noise, "series": "alpha_pr",
+                             "x": ms.perfect_recovery_threshold(model), "y": np.nan})
         return pd.DataFrame(rows).assign(kind="theory")
 
     def grid(self, quick=False):

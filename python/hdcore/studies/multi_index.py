@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import advance, progress_bar, track
 from hdcore.algorithms import asymmetric_spectral, asymmetric_spectrum, gamp, symmetric_spectral
 from hdcore.models import MultiIndex
 from hdcore.studies.base import Study, register
@@ -60,24 +61,30 @@ class MultiIndexSpectralStudy(Study):
             return np.array([0.4, 0.9, 1.6]) if quick else np.array([0.3, 0.5, 0.7, 0.9, 1.2, 1.6, 2.0])
         return np.array([0.3, 0.8, 1.5]) if quick else np.array([0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.6])
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
+        sweeps = []
         for link, p in SPECTRAL_LINKS:
             lo, hi = (0.2, 2.1) if link == "z1*z2" else (0.2, 1.7)
             alphas = np.linspace(lo, hi, 8 if quick else 40)
-            for a in alphas:
-                pred = spectral_prediction(MultiIndex(d=10, alpha=float(a), p=p, link=link))
-                for series, y in (("asymmetric", pred.overlap_asymmetric),
-                                  ("symmetric", pred.overlap_symmetric),
-                                  ("outlier_L", pred.outlier), ("bulk_L", pred.bulk_radius),
-                                  ("top_T", pred.t_top)):
-                    rows.append({"link": link, "x": float(a), "series": series, "y": float(y)})
             # Bayes GAMP state evolution (p = 2: Sobol points, every other alpha)
             se_alphas = alphas[::2] if (quick or p > 1) else alphas
-            se_opts = ({"log2n": 12 if quick else 14} if p > 1 else None)
-            for a, y in zip(se_alphas, _se_curve(link, p, se_alphas, se_opts)):
-                rows.append({"link": link, "x": float(a), "series": "gamp_se", "y": float(y)})
-            rows.append({"link": link, "x": pred.alpha_c, "series": "alpha_c", "y": np.nan})
+            sweeps.append((link, p, alphas, se_alphas))
+        total = sum(len(a) + len(s) for *_, a, s in sweeps)
+        with progress_bar(progress, total=total, desc=f"{self.name}: theory", unit="point") as bar:
+            for link, p, alphas, se_alphas in sweeps:
+                for a in advance(alphas, bar):
+                    pred = spectral_prediction(MultiIndex(d=10, alpha=float(a), p=p, link=link))
+                    for series, y in (("asymmetric", pred.overlap_asymmetric),
+                                      ("symmetric", pred.overlap_symmetric),
+                                      ("outlier_L", pred.outlier), ("bulk_L", pred.bulk_radius),
+                                      ("top_T", pred.t_top)):
+                        rows.append({"link": link, "x": float(a), "series": series, "y": float(y)})
+                se_opts = ({"log2n": 12 if quick else 14} if p > 1 else None)
+                se = _se_curve(link, p, advance(se_alphas, bar), se_opts)
+                for a, y in zip(se_alphas, se):
+                    rows.append({"link": link, "x": float(a), "series": "gamp_se", "y": float(y)})
+                rows.append({"link": link, "x": pred.alpha_c, "series": "alpha_c", "y": np.nan})
         return pd.DataFrame(rows)
 
     def grid(self, quick=False):
@@ -189,17 +196,17 @@ class GLMStudy(Study):
     def sim_alphas(self, quick):
         return np.array([0.5, 1.5, 2.5]) if quick else np.linspace(0.25, 3.0, 12)
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for link, prior in GLM_CASES:
-            for a in np.linspace(0.1, 3.0, 10 if quick else 59):
-                fp = gamp_fixed_points(MultiIndex(d=10, alpha=float(a), p=1, link=link, prior=prior),
-                                       tol=1e-8)
-                for series, y in (("se_uninformative", fp.overlap_uninformative),
-                                  ("se_informative", fp.overlap_informative),
-                                  ("bayes_optimal", fp.overlap_bayes_optimal)):
-                    rows.append({"link": link, "prior": prior, "x": float(a), "series": series,
-                                 "y": float(y) ** 2})
+        points = [(link, prior, float(a)) for link, prior in GLM_CASES
+                  for a in np.linspace(0.1, 3.0, 10 if quick else 59)]
+        for link, prior, a in track(points, progress, desc=f"{self.name}: theory"):
+            fp = gamp_fixed_points(MultiIndex(d=10, alpha=a, p=1, link=link, prior=prior), tol=1e-8)
+            for series, y in (("se_uninformative", fp.overlap_uninformative),
+                              ("se_informative", fp.overlap_informative),
+                              ("bayes_optimal", fp.overlap_bayes_optimal)):
+                rows.append({"link": link, "prior": prior, "x": a, "series": series,
+                             "y": float(y) ** 2})
         return pd.DataFrame(rows)
 
     def grid(self, quick=False):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import advance, progress_bar
 from hdcore.algorithms import erm
 from hdcore.ingredients import get_loss
 from hdcore.models import ContaminatedRegression
@@ -80,17 +81,20 @@ class RobustRegressionStudy(Study):
     def dim(self, quick: bool) -> int:
         return 200 if quick else 1000
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for objective in OBJECTIVES:
-            for name, loss in LOSSES:
-                sweep = tuned_sweep(self.alphas(quick), loss, objective)
-                self._sweeps[(objective, name)] = sweep
-                for r in sweep:
-                    for series in ("value", "excess_error", "estimation_error", "lam", "param",
-                                   "replicon", "V", "V_over_vmax", "m", "q"):
-                        rows.append({"objective": objective, "loss": name, "series": series,
-                                     "x": r["alpha"], "y": r[series]})
+        alphas = self.alphas(quick)
+        with progress_bar(progress, total=len(OBJECTIVES) * len(LOSSES) * len(alphas),
+                          desc=f"{self.name}: theory", unit="point") as bar:
+            for objective in OBJECTIVES:
+                for name, loss in LOSSES:
+                    sweep = tuned_sweep(advance(alphas, bar), loss, objective)
+                    self._sweeps[(objective, name)] = sweep
+                    for r in sweep:
+                        for series in ("value", "excess_error", "estimation_error", "lam",
+                                       "param", "replicon", "V", "V_over_vmax", "m", "q"):
+                            rows.append({"objective": objective, "loss": name, "series": series,
+                                         "x": r["alpha"], "y": r[series]})
         return pd.DataFrame(rows)
 
     def tuned(self, objective: str, name: str, alpha: float) -> tuple[float, float | None]:

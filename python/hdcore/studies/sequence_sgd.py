@@ -31,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import advance, progress_bar
 from hdcore.algorithms import online_sgd
 from hdcore.models import SequenceSingleIndex, TiedStudent, UntiedStudent
 from hdcore.studies.base import Study, register
@@ -87,29 +88,36 @@ class SSISGDStudy(Study):
     def n_seeds(self, quick=False):
         return 2 if quick else 4
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for label, target, L, lr, m0, t_max in TRAJ:
-            for d in self.dims(quick):
-                model = SequenceSingleIndex(d=d, L=L, target=target)
-                ode = sgd_ode(model, "ssi", lr, t_max, m0=m0 or 1 / math.sqrt(d))
-                rows.append(pd.DataFrame({"panel": "trajectory", "series": label, "d": d,
-                                          "x": ode.t, "y": ode.m}))
-        for sie, (target, L) in ESCAPE_TARGETS.items():
-            for d in self.escape_dims(quick, sie):
-                model = SequenceSingleIndex(d=int(d), L=L, target=target)
-                lr = _escape_lr(sie, d)
-                ode = sgd_ode(model, "ssi", lr, 20.0 * d ** max(sie - 2, 0) + 50.0,
-                              m0=1 / math.sqrt(d), n_points=400)
-                rows.append(pd.DataFrame({"panel": "escape", "series": f"SIE {sie}", "d": [d],
-                                          "x": [d], "y": [ode.hitting_time(ESCAPE_LEVEL) * d]}))
-        for L in self.lengths(quick):
-            model = SequenceSingleIndex(d=10_000, L=L, target="sum",
-                                        target_kw={"scale": 1 / math.sqrt(L)})
-            for kind, st in (("tied", TiedStudent()), ("untied", UntiedStudent())):
-                ode = sgd_ode(model, st, 0.3, 40.0, m0=0.01, n_points=400)
-                rows.append(pd.DataFrame({"panel": "tied-untied", "series": kind, "d": [10_000],
-                                          "x": [L], "y": [ode.hitting_time(ESCAPE_LEVEL)]}))
+        students = (("tied", TiedStudent()), ("untied", UntiedStudent()))
+        total = (len(TRAJ) * len(self.dims(quick))
+                 + sum(len(self.escape_dims(quick, sie)) for sie in ESCAPE_TARGETS)
+                 + len(self.lengths(quick)) * len(students))
+        with progress_bar(progress, total=total, desc=f"{self.name}: theory", unit="ODE") as bar:
+            for label, target, L, lr, m0, t_max in TRAJ:
+                for d in advance(self.dims(quick), bar):
+                    model = SequenceSingleIndex(d=d, L=L, target=target)
+                    ode = sgd_ode(model, "ssi", lr, t_max, m0=m0 or 1 / math.sqrt(d))
+                    rows.append(pd.DataFrame({"panel": "trajectory", "series": label, "d": d,
+                                              "x": ode.t, "y": ode.m}))
+            for sie, (target, L) in ESCAPE_TARGETS.items():
+                for d in advance(self.escape_dims(quick, sie), bar):
+                    model = SequenceSingleIndex(d=int(d), L=L, target=target)
+                    lr = _escape_lr(sie, d)
+                    ode = sgd_ode(model, "ssi", lr, 20.0 * d ** max(sie - 2, 0) + 50.0,
+                                  m0=1 / math.sqrt(d), n_points=400)
+                    rows.append(pd.DataFrame({"panel": "escape", "series": f"SIE {sie}", "d": [d],
+                                              "x": [d],
+                                              "y": [ode.hitting_time(ESCAPE_LEVEL) * d]}))
+            for L in self.lengths(quick):
+                model = SequenceSingleIndex(d=10_000, L=L, target="sum",
+                                            target_kw={"scale": 1 / math.sqrt(L)})
+                for kind, st in advance(students, bar):
+                    ode = sgd_ode(model, st, 0.3, 40.0, m0=0.01, n_points=400)
+                    rows.append(pd.DataFrame({"panel": "tied-untied", "series": kind,
+                                              "d": [10_000], "x": [L],
+                                              "y": [ode.hitting_time(ESCAPE_LEVEL)]}))
         return pd.concat(rows, ignore_index=True)
 
     def grid(self, quick=False):
@@ -249,21 +257,22 @@ class AttentionPositionalSemanticStudy(Study):
         og = 0.9 if not np.isfinite(og) else og
         return [round(max(oe - 0.15, 0.0), 3), round(0.5 * (oe + og), 3), round(min(og + 0.1, 1.0), 3)]
 
-    def diagram(self, quick):
+    def diagram(self, quick, *, progress=False):
         """The phase diagram (computed once per study instance and setting)."""
         cache = self.__dict__.setdefault("_diagrams", {})
         if quick not in cache:
             a = np.linspace(0.7, 1.0, 7 if quick else 16)
             om = np.linspace(0.0, 1.0, 21 if quick else 51)
             cache[quick] = positional_semantic_phase_diagram(a, om, n_grid=31 if quick else 61,
-                                                             nodes=8 if quick else 14)
+                                                             nodes=8 if quick else 14,
+                                                             progress=progress)
         return cache[quick]
 
     def n_seeds(self, quick=False):
         return 2 if quick else 4
 
-    def theory(self, quick=False):
-        pd_ = self.diagram(quick)
+    def theory(self, quick=False, *, progress=False):
+        pd_ = self.diagram(quick, progress=progress)
         rows = [pd.DataFrame({"panel": "phase", "a": np.repeat(pd_.a, len(pd_.omega)),
                               "omega": np.tile(pd_.omega, len(pd_.a)),
                               "series": "region", "x": np.nan,
@@ -272,19 +281,25 @@ class AttentionPositionalSemanticStudy(Study):
                                   "series": "omega_escape", "x": np.nan, "y": np.nan}))
         rows.append(pd.DataFrame({"panel": "phase", "a": pd_.a, "omega": pd_.omega_global,
                                   "series": "omega_global", "x": np.nan, "y": np.nan}))
-        for om in self.omegas(pd_):
-            ls = attention_landscape(self.a_traj, om, n_grid=31 if quick else 81,
-                                     nodes=8 if quick else 14)
-            ok = np.isfinite(ls.loss)
-            rows.append(pd.DataFrame({"panel": "landscape", "a": self.a_traj, "omega": om,
-                                      "series": "R", "x": ls.e[ok], "y": ls.m[ok],
-                                      "value": ls.loss[ok]}))
-            model = self.model(om, 1000)
-            for m0, e0 in self.starts():
-                ode = sgd_ode(model, "attention", LR_ATT, T_ATT, m0=m0, e0=e0,
-                              nodes=10 if quick else 14, n_points=60, rtol=1e-4)
-                rows.append(pd.DataFrame({"panel": "ode", "a": self.a_traj, "omega": om,
-                                          "series": f"start {m0},{e0}", "x": ode.e, "y": ode.m}))
+        omegas, starts = self.omegas(pd_), self.starts()
+        # one landscape and len(starts) ODEs per omega
+        with progress_bar(progress, total=len(omegas) * (1 + len(starts)),
+                          desc=f"{self.name}: theory", unit="step") as bar:
+            for om in omegas:
+                ls = attention_landscape(self.a_traj, om, n_grid=31 if quick else 81,
+                                         nodes=8 if quick else 14)
+                bar.update(1)
+                ok = np.isfinite(ls.loss)
+                rows.append(pd.DataFrame({"panel": "landscape", "a": self.a_traj, "omega": om,
+                                          "series": "R", "x": ls.e[ok], "y": ls.m[ok],
+                                          "value": ls.loss[ok]}))
+                model = self.model(om, 1000)
+                for m0, e0 in advance(starts, bar):
+                    ode = sgd_ode(model, "attention", LR_ATT, T_ATT, m0=m0, e0=e0,
+                                  nodes=10 if quick else 14, n_points=60, rtol=1e-4)
+                    rows.append(pd.DataFrame({"panel": "ode", "a": self.a_traj, "omega": om,
+                                              "series": f"start {m0},{e0}", "x": ode.e,
+                                              "y": ode.m}))
         return pd.concat(rows, ignore_index=True)
 
     def model(self, omega, d):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import advance, progress_bar
 from hdcore.algorithms import amp, pca
 from hdcore.models import SpikedWigner, SpikedWishart
 from hdcore.studies.base import Study, register
@@ -47,24 +48,29 @@ class _LowRankStudy(Study):
         return [{"prior": p, self.strength: float(v), self.dimension: self.dim(quick)}
                 for p in PRIORS for v in self.sim_values(quick)]
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for p in PRIORS:
-            for v in self.theory_grid(quick):
-                m = self.model(p, float(v), 10)
-                fp = fixed_points(m)
-                b = bbp(m)
-                for series, y in (("se_uninformative", fp.uninformative),
-                                  ("se_informative", fp.informative),
-                                  ("bayes_optimal", fp.bayes_optimal),
-                                  ("bbp_cosine2", b.cosine2),
-                                  ("bbp_eigenvalue", b.top_eigenvalue)):
-                    rows.append({"prior": p, "x": float(v), "series": series, "y": float(y)})
-            m = self.model(p, 1.0, 10)
-            rows.append({"prior": p, "x": information_theoretic_threshold(m),
-                         "series": "threshold_it", "y": np.nan})
-            rows.append({"prior": p, "x": algorithmic_threshold(m), "series": "threshold_alg",
-                         "y": np.nan})
+        values = self.theory_grid(quick)
+        # one point per grid value and one for the two thresholds of each prior
+        with progress_bar(progress, total=len(PRIORS) * (len(values) + 1),
+                          desc=f"{self.name}: theory", unit="point") as bar:
+            for p in PRIORS:
+                for v in advance(values, bar):
+                    m = self.model(p, float(v), 10)
+                    fp = fixed_points(m)
+                    b = bbp(m)
+                    for series, y in (("se_uninformative", fp.uninformative),
+                                      ("se_informative", fp.informative),
+                                      ("bayes_optimal", fp.bayes_optimal),
+                                      ("bbp_cosine2", b.cosine2),
+                                      ("bbp_eigenvalue", b.top_eigenvalue)):
+                        rows.append({"prior": p, "x": float(v), "series": series, "y": float(y)})
+                m = self.model(p, 1.0, 10)
+                rows.append({"prior": p, "x": information_theoretic_threshold(m),
+                             "series": "threshold_it", "y": np.nan})
+                rows.append({"prior": p, "x": algorithmic_threshold(m), "series": "threshold_alg",
+                             "y": np.nan})
+                bar.update(1)
         return pd.DataFrame(rows)
 
     def simulate(self, seed, *, prior, **params):

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from hdcore._progress import check_progress, progress_bar
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.errors import ConvergenceError
 
@@ -562,7 +563,7 @@ class Continuation:
 
 
 def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backward=None,
-                 warm: Callable | None = None, **solve_kw) -> Continuation:
+                 warm: Callable | None = None, progress: bool = False, **solve_kw) -> Continuation:
     """Follow the fixed point of ``x = F(x, p)`` along ``p`` in ``grid`` with warm starts.
 
     Parameters
@@ -581,6 +582,8 @@ def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backwa
     warm : callable, optional
         ``warm(x_previous) -> x0`` for the next point (default: the previous limit itself; e.g.
         ``lambda m: max(m, 1e-6)`` keeps an uninformative branch from sticking at an unstable 0).
+    progress : bool
+        Show a tqdm bar of the grid points (of both sweeps) on stderr.
     **solve_kw
         Passed to :func:`solve` (``raise_on_failure`` defaults to False; a failed point restarts
         the next one from the last good start).
@@ -600,30 +603,34 @@ def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backwa
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
         raise ValueError("`grid` must be a non-empty finite 1-d array")
     direction = check_choice(direction, "direction", ("forward", "backward", "both"))
+    progress = check_progress(progress)
     solve_kw.setdefault("raise_on_failure", False)
 
-    def sweep(order, start):
+    def sweep(order, start, bar):
         out: list[FixedPointResult | None] = [None] * grid.size
         for i in order:
             p = float(grid[i])
             res = solve(lambda x, p=p: F(x, p), start, **solve_kw)
             out[i] = res
+            bar.update(1)
             if res.converged:
                 start = warm(res.x) if warm is not None else res.x
         return tuple(out)
 
     fwd: tuple | None = None
     bwd: tuple | None = None
-    if direction in ("forward", "both"):
-        fwd = sweep(range(grid.size), x0)
-    if direction in ("backward", "both"):
-        if x0_backward is not None:
-            start = x0_backward
-        elif fwd is not None and fwd[-1].converged:
-            start = fwd[-1].x
-        else:
-            start = x0
-        bwd = sweep(range(grid.size - 1, -1, -1), start)
+    total = grid.size * (2 if direction == "both" else 1)
+    with progress_bar(progress, total=total, desc="continuation", unit="point") as bar:
+        if direction in ("forward", "both"):
+            fwd = sweep(range(grid.size), x0, bar)
+        if direction in ("backward", "both"):
+            if x0_backward is not None:
+                start = x0_backward
+            elif fwd is not None and fwd[-1].converged:
+                start = fwd[-1].x
+            else:
+                start = x0
+            bwd = sweep(range(grid.size - 1, -1, -1), start, bar)
     return Continuation(grid=grid, forward=fwd, backward=bwd)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq
 
+from hdcore._progress import check_progress, track
 from hdcore._results import Result
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensing, Wishart, as_sensing
@@ -159,13 +160,28 @@ def fixed_point(model, *, xtol: float = 1e-10) -> SensingFixedPoint:
                              delta_eff=de, alpha_pr=alpha_pr)
 
 
-def fixed_point_curve(model, alphas) -> dict[str, np.ndarray]:
-    """:func:`fixed_point` over ``alphas`` (``model`` gives the other parameters); returns
-    arrays ``alpha``, ``mse``, ``normalised_mse``, ``delta_eff``."""
+def fixed_point_curve(model, alphas, *, progress: bool = False) -> dict[str, np.ndarray]:
+    """:func:`fixed_point` over ``alphas`` (``model`` gives the other parameters).
+
+    Parameters
+    ----------
+    model : MatrixSensing
+        The other parameters (its ``alpha`` is replaced by each of ``alphas``).
+    alphas : array_like
+        Sample ratios.
+    progress : bool
+        Show a tqdm bar of the points on stderr.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``alpha``, ``mse``, ``normalised_mse``, ``delta_eff``.
+    """
+    progress = check_progress(progress)
     alphas = np.asarray(alphas, dtype=float).ravel()
     out = {"alpha": alphas, "mse": np.empty_like(alphas), "normalised_mse": np.empty_like(alphas),
            "delta_eff": np.empty_like(alphas)}
-    for i, a in enumerate(alphas):
+    for i, a in enumerate(track(alphas, progress, desc="fixed_point_curve")):
         fp = fixed_point(replace(model, alpha=float(a)))
         out["mse"][i], out["normalised_mse"][i], out["delta_eff"][i] = fp.mse, fp.normalised_mse, fp.delta_eff
     return out

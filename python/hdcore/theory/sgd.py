@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from hdcore._progress import check_progress, progress_bar, track
 from hdcore._results import Result
 from hdcore._validation import check_choice, check_int, check_real
 from hdcore.errors import NumericalError
@@ -331,7 +332,7 @@ def _untied_rhs(model, student, loss, rule, lr, batch, spherical):
 def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0: float,
             e0: float = 0.0, spherical: bool = True, batch: int = 1, loss: str = "squared",
             lr_L_power: float = 0.0, n_points: int = 200, nodes: int | None = None,
-            rtol: float = 1e-6) -> SGDODE:
+            rtol: float = 1e-6, progress: bool = False) -> SGDODE:
     """Deterministic limit of online SGD (``d -> infinity``, ``t = steps/d``), including the
     ``O(lr^2)`` term from the step's variance (module docstring, ``docs/online_sgd.md``).
 
@@ -355,6 +356,10 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
         Output times: 0 and ``n_points`` log-spaced times up to ``t_max``.
     nodes : int, optional
         Gauss-Hermite nodes per axis.
+    rtol : float
+        Relative tolerance of the integrator (LSODA).
+    progress : bool
+        Show a tqdm bar of the integrated time ``t / t_max`` on stderr.
 
     Returns
     -------
@@ -367,6 +372,7 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
     e0 = check_real(e0, "e0", min=-1.0, max=1.0)
     batch = check_int(batch, "batch", min=1)
     n_points = check_int(n_points, "n_points", min=2)
+    progress = check_progress(progress)
     if e0 != 0.0 and model.positional is None:
         raise ValueError("`e0` needs a model with a positional encoding")
     if m0**2 + e0**2 > 1.0:
@@ -379,8 +385,11 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
     else:
         y0 = np.array([m0, e0] if spherical else [m0, e0, 1.0])
         rhs = _tied_rhs(model, student, loss, rule, lr, batch, spherical)
-    sol = solve_ivp(rhs, (0.0, t_max), y0, t_eval=t_eval, method="LSODA", rtol=rtol,
-                    atol=1e-10)
+    with progress_bar(progress, total=100, desc="sgd_ode", unit="%") as bar:
+        sol = solve_ivp(_ticking(rhs, bar, t_max) if progress else rhs, (0.0, t_max), y0,
+                        t_eval=t_eval, method="LSODA", rtol=rtol, atol=1e-10)
+        if progress:
+            bar.update(100 - bar.n)
     if not sol.success:
         raise NumericalError(f"sgd_ode: the integrator failed: {sol.message}")
     y = sol.y.T
@@ -396,6 +405,16 @@ def sgd_ode(model: SequenceSingleIndex, student, lr: float, t_max: float, *, m0:
         R = np.array([_tied_moments(model, student, loss, rule, a, b, c)[0]
                       for a, b, c in zip(m, e, qm)])
     return SGDODE(t=sol.t, m=m, e=e, q=qm, loss=R, lr=lr, spherical=bool(spherical), model=model)
+
+
+def _ticking(rhs, bar, t_max: float):
+    """``rhs`` advancing ``bar`` (total 100) to the percentage of ``t_max`` reached."""
+    def f(t, y):
+        done = min(int(100 * t / t_max), 100)
+        if done > bar.n:
+            bar.update(done - bar.n)
+        return rhs(t, y)
+    return f
 
 
 @dataclass(frozen=True)
@@ -673,7 +692,8 @@ class PhaseDiagram(Result):
 
 
 def positional_semantic_phase_diagram(a_values, omega_values, *, n_grid: int = 61,
-                                      nodes: int = 12, h: float = 0.02) -> PhaseDiagram:
+                                      nodes: int = 12, h: float = 0.02,
+                                      progress: bool = False) -> PhaseDiagram:
     """Phase diagram of the L = 2 attention landscape over ``(a, omega)`` (arXiv:2506.02651,
     Sec. 4; the classification of the authors' ``positional-semantic_phase-diagram.py``):
     global minimum semantic vs positional, escape direction at the origin (lowest Hessian
@@ -682,7 +702,25 @@ def positional_semantic_phase_diagram(a_values, omega_values, *, n_grid: int = 6
     The moments of ``S`` are computed once per ``(m, e)`` grid point; ``R`` is a quadratic in
     ``omega`` and linear in ``A``, so the whole ``(a, omega)`` grid costs little more than one
     landscape.
+
+    Parameters
+    ----------
+    a_values, omega_values : array_like
+        Grid axes (``omega`` in ``[0, 1]``).
+    n_grid : int
+        Points per axis of the ``(m, e)`` disk grid.
+    nodes : int
+        Gauss-Hermite nodes per axis.
+    h : float
+        Finite-difference step of the Hessian at the origin.
+    progress : bool
+        Show a tqdm bar of the ``a`` values on stderr.
+
+    Returns
+    -------
+    PhaseDiagram
     """
+    progress = check_progress(progress)
     a_values = np.atleast_1d(np.asarray(a_values, dtype=np.float64))
     omega_values = np.atleast_1d(np.asarray(omega_values, dtype=np.float64))
     if ((omega_values < 0) | (omega_values > 1)).any():
@@ -697,7 +735,7 @@ def positional_semantic_phase_diagram(a_values, omega_values, *, n_grid: int = 6
     gpos = np.zeros((na, no), bool)
     epos = np.zeros((na, no), bool)
     multi = np.zeros((na, no), bool)
-    for i, a in enumerate(a_values):
+    for i, a in enumerate(track(a_values, progress, desc="phase diagram", unit="a")):
         A = _model_matrix(a)
         Rall = _loss_from_parts(parts, A, omega_values)  # (no, k)
         hm, he = _hessian_origin(ph, A, omega_values, h)
