@@ -14,6 +14,7 @@ From a script or a notebook::
 from hdcore.studies import (  # noqa: F401  (each module registers its studies)
     compressed_sensing,
     matrix_sensing,
+    matrix_tensor,
     multi_index,
     robust_regression,
     sequence_sgd,
