@@ -20,7 +20,9 @@ information-theoretic threshold ``alpha_it`` is where the informative branch sta
 larger free entropy: between ``alpha_it`` and ``alpha_alg`` GAMP is suboptimal (hard phase).
 
 The lasso is run at the penalty minimising its theoretical MSE at each point (an oracle-tuned
-lasso; :func:`hdcore.theory.classification.lasso_fixed_point`), solved by FISTA.
+lasso; :func:`hdcore.theory.classification.lasso_fixed_point`), solved by the Rust coordinate
+descent :func:`hdcore.algorithms.lasso` (:func:`lasso_fista` is the independent NumPy reference
+the tests and ``benches/bench_lasso.py`` compare it with).
 
 CSV columns: ``study, kind (theory | simulation), rho, series, x (alpha), y (per-entry MSE),
 yerr (standard error over seeds), n (seeds)``; series ``se_uninformative``, ``se_informative``,
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from hdcore.algorithms.gamp import gamp
+from hdcore.algorithms.lasso import lasso
 from hdcore.ingredients.priors import GaussBernoulli
 from hdcore.models.multi_index import MultiIndex
 from hdcore.studies.base import Study, register
@@ -281,10 +284,10 @@ class CompressedSensingStudy(Study):
         res = gamp(sample, n_iter=500, damping=0.3, tol=1e-12, seed=seed)
         w = sample.w[:, 0]
         lam, _ = optimal_lasso(alpha, rho, NOISE)
-        wl, it = lasso_fista(sample.x, sample.y, lam)
+        fit = lasso(sample, lam)
         return {"gamp_mse": float(np.mean((res.estimate[:, 0] - w) ** 2)),
-                "gamp_iterations": res.n_iter, "lasso_mse": float(np.mean((wl - w) ** 2)),
-                "lasso_lambda": lam, "lasso_iterations": it}
+                "gamp_iterations": res.n_iter, "lasso_mse": fit.estimation_error,
+                "lasso_lambda": lam, "lasso_sweeps": fit.n_sweeps, "lasso_kkt": fit.kkt}
 
     def table(self, theory, simulation):
         from hdcore.plotting import aggregate

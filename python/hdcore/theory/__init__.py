@@ -9,6 +9,13 @@ branches, continuation). ``state_evolution(model)`` dispatches on the model: GAM
 
 from hdcore.theory import fixed_point, matrix_sensing
 from hdcore.theory.bbp import BBP, bbp
+from hdcore.theory.classification import (
+    LassoFixedPoint,
+    donoho_tanner_alpha,
+    donoho_tanner_rho,
+    elastic_net_fixed_point,
+    lasso_fixed_point,
+)
 from hdcore.theory.classification_erm import (
     ClassificationFixedPoint,
     classification_fixed_point,
@@ -87,7 +94,8 @@ __all__ = [
     # empirical risk minimisation
     "ERMFixedPoint", "TuneResult", "erm_fixed_point", "ridge_closed_form", "tune",
     "ClassificationFixedPoint", "classification_fixed_point", "gardner_capacity", "max_margin",
-    "separability_threshold",
+    "separability_threshold", "LassoFixedPoint", "lasso_fixed_point", "elastic_net_fixed_point",
+    "donoho_tanner_rho", "donoho_tanner_alpha",
     # online SGD
     "REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
     "attention_landscape", "population_loss", "population_loss_derivatives",
