@@ -280,8 +280,9 @@ def test_matrix_only_amp_reaches_bbp_gap_shrinking():
 
 
 def test_amp_informative_start_near_se_fixed_point():
-    # joint model: AMP sits within 0.05 of the informed SE fixed point at n1 = 200; the
-    # residual +0.03 on x, y at n1 = 300 is documented in docs/matrix_tensor.md (open)
+    # joint model: AMP sits within 0.05 of the informed SE fixed point at n1 = 200. (The
+    # "+0.03 on x, y at n1 = 300" once reported here was seed noise: seeds 0-5 give
+    # (0.841, 0.740, 0.767, 0.767) against SE (0.843, 0.738, 0.763, 0.763), sem 0.01-0.02.)
     model = SpikedMatrixTensor(100, 0.3, 0.2)
     se = matrix_tensor_state_evolution(model, init="informed", n_iter=20000, tol=1e-14)
     theory = np.array([se.fixed_point[k] for k in "uvxy"])
@@ -298,23 +299,162 @@ def test_amp_random_start_reaches_the_se_fixed_point():
     assert gap_l < 0.06, (large, theory)
 
 
-@pytest.mark.xfail(strict=False, reason="open (issue 13): undamped AMP from a planted start runs "
-                   "0.08-0.16 below the SE map in its first iterations; see docs/matrix_tensor.md")
+def _gaussian_se_mq(model, m, q, n_iter):
+    """State evolution of Bayes-AMP with Gaussian priors from a start with ``q != m`` (not on
+    the Nishimori line): the field of factor k is ``mu_k w* + sqrt(sig_k) xi`` with ``mu`` the
+    SE hats of ``m`` and ``sig`` those of ``q``, AMP's precision is ``A_k = sig_k``, so
+    ``m' = mu/(1 + sig)``, ``q' = (mu^2 + sig)/(1 + sig)^2``. Returns cos2 = m^2/q per step."""
+    _, a2, a3, a4 = model.alphas
+    im, it = 1 / model.delta_m, 1 / model.delta_t
+
+    def hats(w):
+        return np.array([a2 * w[1] * im + a3 * a4 * w[2] * w[3] * it, w[0] * im,
+                         a4 * w[0] * w[3] * it, a3 * w[0] * w[2] * it])
+    out = [m**2 / q]
+    for _ in range(n_iter):
+        mu, sig = hats(m), hats(q)
+        m, q = mu / (1 + sig), (mu**2 + sig) / (1 + sig) ** 2
+        out.append(m**2 / q)
+    return np.array(out)
+
+
 def test_amp_trajectory_follows_se_iteration_by_iteration():
-    # informative start on the matrix only; undamped AMP and the bare SE map step together
-    n1 = 200
+    # planted u, v; x, y = 0.3 x* + sqrt(0.91) xi, i.e. m = 0.3 but q = 1: off the Nishimori
+    # line, so the Bayes SE map (q = m) is not the prediction -- against it AMP looked
+    # 0.1-0.3 "below SE" in its first iterations (the former xfail). Against the (m, q) SE,
+    # undamped AMP steps with it (6 seeds, n1 = 200: |mean gap| <= 0.06, sem 0.02-0.07).
+    n1, n_it = 200, 8
     model = SpikedMatrixTensor(n1, 0.4, 0.25)
-    s = model.sample(seed=5)
-    rng = np.random.default_rng(1)
-    f = s.factors
-    init = {k: (f[k] if k in "uv" else 0.3 * f[k] + math.sqrt(1 - 0.09) * rng.standard_normal(n1))
-            for k in "uvxy"}
-    r = matrix_tensor_amp(s, init=init, n_iter=8, damping=0.0, tol=0.0)
-    m0 = {k: float(init[k] @ f[k]) / n1 for k in "uvxy"}
-    se = matrix_tensor_state_evolution(model, init=m0, n_iter=8, tol=0.0)
-    # iterate 1.. (AMP's starts are not posterior means, so compare from t = 1)
-    for k in "uvxy":
-        np.testing.assert_allclose(r.cosine2[k][2:9], se.cosine2[k][2:9], atol=0.06)
+    gaps, gaps_nish = [], []
+    for seed in range(6):
+        s = model.sample(seed=seed)
+        f = s.factors
+        rng = np.random.default_rng(100 + seed)
+        init = {k: (f[k] if k in "uv" else 0.3 * f[k] + math.sqrt(0.91) * rng.standard_normal(n1))
+                for k in "uvxy"}
+        r = matrix_tensor_amp(s, init=init, n_iter=n_it, damping=0.0, tol=0.0)
+        got = np.array([r.cosine2[k] for k in "uvxy"]).T
+        rho = np.array([float(f[k] @ f[k]) / n1 for k in "uvxy"])
+        m0 = np.array([float(init[k] @ f[k]) / n1 for k in "uvxy"]) / np.sqrt(rho)
+        q0 = np.array([float(init[k] @ init[k]) / n1 for k in "uvxy"])
+        gaps.append(got - _gaussian_se_mq(model, m0, q0, n_it))
+        se = matrix_tensor_state_evolution(model, init=dict(zip("uvxy", m0)), n_iter=n_it,
+                                           tol=0.0)
+        gaps_nish.append(got - np.array([se.cosine2[k] for k in "uvxy"]).T)
+    mean_gap = np.mean(gaps, axis=0)[1:]
+    assert np.abs(mean_gap).max() < 0.07, mean_gap
+    # the Nishimori map is the wrong reference for this start (x, y more than 0.15 off early)
+    assert np.mean(gaps_nish, axis=0)[1:3, 2:].min() < -0.15
+
+
+def _q_linear_se(a2, dm, d, m0, q0, n_iter):
+    """Linearised SE (f(B) = B, A -> 0) of damped rectangular AMP with the memory Onsager term
+    (module docs of hdcore.algorithms.low_rank_amp): the field noises form a Gaussian process,
+    Cov(g_u^i, g_u^j) = a2 Q_v(i, j)/dm, Cov(g_v^i, g_v^j) = Q_u(i, j)/dm; u^{t+1} =
+    (1 - d) (mu_u^t u* + g_u^t) + d u^t. Returns q_u^t."""
+    coef, other = {"u": a2 / dm, "v": 1 / dm}, {"u": "v", "v": "u"}
+    m = {k: [m0[k]] for k in "uv"}
+    Q = {k: np.zeros((n_iter + 1, n_iter + 1)) for k in "uv"}
+    C = {k: np.zeros((n_iter + 1, n_iter + 1)) for k in "uv"}
+    for k in "uv":
+        Q[k][0, 0] = q0[k]
+    for t in range(n_iter):
+        for k in "uv":
+            m[k].append((1 - d) * coef[k] * m[other[k]][t] + d * m[k][t])
+            C[k][t + 1] = d * C[k][t]
+            C[k][t + 1, t] += 1 - d
+        for k in "uv":
+            G = coef[k] * Q[other[k]][: t + 1, : t + 1]
+            for s in range(t + 2):
+                Q[k][t + 1, s] = Q[k][s, t + 1] = (
+                    C[k][t + 1, : t + 1] @ G @ C[k][s, : t + 1]
+                    + d ** (t + 1 + s) * (q0[k] - m0[k] ** 2) + m[k][t + 1] * m[k][s])
+    return np.diag(Q["u"])
+
+
+@pytest.mark.parametrize("damping", [0.5, 0.0])
+@pytest.mark.parametrize("alpha2", [1.0, 2.0])
+def test_matrix_only_random_start_grows_as_linearised_se(alpha2, damping):
+    # issue 13: at zero overlap the norms must follow the linearised SE (delta_m = 0.6 <
+    # sqrt(alpha2): growth). Noise-only SE (m = 0) for t <= 4, where the signal is still small
+    # (cos2 <= 0.15, undamped alpha2 = 2: <= 0.27); later the signal only adds to q. Measured
+    # (8 seeds, n1 = 300): mean log10 gap <= 0.07 decades for t <= 4 (sd <= 0.13). The former Onsager term
+    # (damped variance x last iterate) gave, at damping 0.5, q_u 8.5e-7 -> 1.9e-7 in 10 steps
+    # where this SE grows it by 10^0.43.
+    n1, n_it = 300, 10
+    model = SpikedMatrixTensor(n1, 0.6, math.inf, alpha2=alpha2)
+    diff = []
+    for seed in range(8):
+        s = model.sample(seed=seed)
+        f = s.factors
+        rng = np.random.default_rng(seed)
+        init = {k: 1e-3 * rng.standard_normal(f[k].size) for k in "uv"}
+        r = matrix_tensor_amp(s, init=init, n_iter=n_it, damping=damping, tol=0.0)
+        q0 = {k: float(init[k] @ init[k]) / f[k].size for k in "uv"}
+        q_se = _q_linear_se(alpha2, 0.6, damping, {"u": 0.0, "v": 0.0}, q0, n_it)
+        assert q_se[-1] > q_se[0]
+        diff.append(np.log10(r.q["u"]) - np.log10(q_se))
+    diff = np.array(diff)
+    assert np.abs(diff[:, :5].mean(axis=0)).max() < 0.1, diff.mean(axis=0)
+    assert np.abs(diff[:, :5]).max() < 0.4, diff
+    assert diff[:, -1].mean() > -0.1, diff[:, -1]
+
+
+def test_matrix_only_random_start_reaches_bbp_without_collapse():
+    # issue 13 repro (delta_m = 0.6, BBP line at 1): default damped AMP from 1e-3 starts.
+    # Gaussian priors: an AMP fixed point is a singular pair of Y_m (u (1 + A_u + c_u) ∝ Y v),
+    # so check that exactly, and its overlap against rectangular BBP (0.4, 0.4). Measured
+    # (seeds 0-7, n1 = 300): cos2 (0.428, 0.421), q (0.403, 0.403), per-seed sd 0.06-0.08.
+    n1 = 300
+    model = SpikedMatrixTensor(n1, 0.6, math.inf)
+    theory = rectangular_bbp(1.0, 0.6)
+    cos, qs = [], []
+    for seed in range(8):
+        s = model.sample(seed=seed)
+        r = matrix_tensor_amp(s, n_iter=1000, tol=1e-13, seed=seed)
+        assert r.converged
+        assert min(r.q["u"]) > 0.3 * r.q["u"][0]          # never collapses
+        u_sv, _, vt = np.linalg.svd(s.y_m)
+        e = r.estimates
+        assert 1 - abs(u_sv[:, 0] @ e["u"]) / np.linalg.norm(e["u"]) < 1e-8
+        assert 1 - abs(vt[0] @ e["v"]) / np.linalg.norm(e["v"]) < 1e-8
+        cos.append([r.final_cosine2[k] for k in "uv"])
+        qs.append([r.q[k][-1] for k in "uv"])
+    cos, qs = np.array(cos), np.array(qs)
+    assert np.abs(cos - theory).max() < 0.2, cos
+    assert np.abs(cos.mean(axis=0) - theory).max() < 0.06, cos
+    assert np.abs(qs.mean(axis=0) - theory).max() < 0.06, qs   # Nishimori: q = m = cos2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delta_t", [0.25, 0.8])
+def test_amp_random_start_below_and_above_tensor_threshold_two_sizes(delta_t):
+    # delta_m = 0.4: tensor threshold delta_t^c = m_u = 0.6. Default (damped) AMP from 1e-3
+    # starts. Measured (means of seeds 0-7 at n1 = 150, 0-5 at 300, 300 iterations; sem
+    # 0.01-0.04):
+    #   delta_t = 0.25, SE (0.777, 0.660, 0.678, 0.678): n1 = 150 (0.782, 0.644, 0.663, 0.653),
+    #     300 (0.781, 0.667, 0.690, 0.693); before the fix (0.709, 0.619, 0.529, 0.515) and
+    #     (0.760, 0.662, 0.656, 0.662).
+    #   delta_t = 0.8, SE (0.6, 0.6, 0, 0): 150 (0.606, 0.583, 0.071, 0.060), 300 (0.621,
+    #     0.618, 0.044, 0.047): the x, y residual (finite-size, ~1/N1) shrinks, but 3 seeds
+    #     do not resolve that, so only its size is asserted.
+    model = SpikedMatrixTensor(100, 0.4, delta_t)
+    theory = np.array([matrix_tensor_state_evolution(model).fixed_point[k] for k in "uvxy"])
+    below = delta_t < 0.6
+    res = {}
+    for n1, seeds in ((150, range(6)), (300, range(6) if below else range(3))):
+        m = SpikedMatrixTensor(n1, 0.4, delta_t)
+        res[n1] = np.mean([[r.final_cosine2[k] for k in "uvxy"] for r in
+                           (matrix_tensor_amp(m.sample(seed=sd), seed=sd,
+                                              n_iter=300 if below else 120)
+                            for sd in seeds)], axis=0)
+    if below:
+        assert np.abs(res[150] - theory).max() < 0.05, res
+        assert np.abs(res[300] - theory).max() < 0.03, res
+    else:
+        assert np.abs(res[150][:2] - theory[:2]).max() < 0.05, res
+        assert np.abs(res[300][:2] - theory[:2]).max() < 0.05, res
+        assert res[150][2:].max() < 0.12 and res[300][2:].max() < 0.1, res
 
 
 def test_amp_bad_input():

@@ -6,16 +6,58 @@ A *factor* ``k`` is a vector ``w_k`` of length ``N_k`` with a prior (or any deno
     Y_c = s_c  (outer product of w_k, k in c)  +  sqrt(delta_c) Z        (Z i.i.d. N(0, 1))
 
 -- an order-2 channel is a (rectangular) spiked matrix, an order-3 channel a spiked 3-tensor.
-Each channel adds to each of its factors a field, a precision and an Onsager term; with
-``S_j^t = sum_i var_{j,i}^t`` (the sum of the denoiser's derivatives) and ``w^t`` the iterate
-(parallel schedule, Lesieur, Krzakala & Zdeborova, J. Stat. Mech. (2017) 073403, Sec. 5, for
-order 2; the order-p extension derived in ``docs/matrix_tensor.md``)::
+Each channel adds to each of its factors a field, a precision and an Onsager term.
 
-    B_k^t = sum_{c ni k} (s_c/delta_c) Y_c(w_j^t : j != k)
-            - sum_{c ni k} (s_c^2/delta_c) sum_{j in c, j != k} S_j^t
+**Undamped iteration** (parallel schedule: every factor is updated from the iterates ``w^t``
+of the others at the same time ``t``). With ``f_k(B, A)`` the denoiser, ``S_k^t = sum_i
+d f_k / d B_i`` at ``(B_k^t, A_k^t)`` (for a posterior mean: the sum of posterior variances)::
+
+    B_k^t = sum_{c ni k} (s_c/delta_c) Y_c(w_j^t : j in c, j != k)
+            - sum_{c ni k} (s_c^2/delta_c) sum_{j in c, j != k} S_j^{t-1}
                            prod_{l in c, l != j, k} <w_l^{t-1}, w_l^t>  w_k^{t-1}
     A_k^t = sum_{c ni k} (s_c^2/delta_c) prod_{j in c, j != k} |w_j^t|^2
-    w_k^{t+1}, var_k^{t+1} = f_k(B_k^t, A_k^t)
+    w_k^{t+1} = f_k(B_k^t, A_k^t)                               (no Onsager term at t = 0)
+
+Derivation (Stein's lemma on ``Y_c = signal + sqrt(delta_c) Z``): ``w_j^t`` depends on
+``Y_c`` through ``B_j^{t-1}``, whose ``Y_c`` part is ``(s_c/delta_c) Y_c(w_m^{t-1} : m != j)``,
+so ``d w_j^t / d (Y_c)_{i_1..i_p} = f_j' (s_c/delta_c) prod_{m != j} (w_m^{t-1})_{i_m}``.
+The Onsager term of factor ``k`` is ``(s_c/delta_c) delta_c`` times the divergence of
+``prod_{j != k} w_j^t`` with respect to the entries of ``Y_c`` on the other modes: one term per
+``j != k`` (product rule), contracting ``w_l^{t-1}`` with ``w_l^t`` on the remaining modes and
+leaving ``w_k^{t-1}``. Order 2, ``Y = u v^T/sqrt(N1) + sqrt(delta) Z``::
+
+    B_u^t = Y v^t /(sqrt(N1) delta) - (S_v^{t-1}/(N1 delta)) u^{t-1},  A_u^t = |v^t|^2/(N1 delta)
+    B_v^t = Y^T u^t/(sqrt(N1) delta) - (S_u^{t-1}/(N1 delta)) v^{t-1},  A_v^t = |u^t|^2/(N1 delta)
+
+(Lesieur, Krzakala & Zdeborova 2017, Sec. 5, bipartite UV case; ``S_v ~ N2 var_v``, so the
+ratio ``alpha2 = N2/N1`` enters through the sum). Order 3, ``Y = u (x) x (x) y/N1 + ...``::
+
+    B_u^t = Y(., x^t, y^t)/(N1 delta) - [S_x^{t-1} <y^{t-1}, y^t> + S_y^{t-1} <x^{t-1}, x^t>]
+            u^{t-1}/(N1^2 delta),           A_u^t = |x^t|^2 |y^t|^2/(N1^2 delta)
+
+and cyclically for ``x`` and ``y``. (The alternating schedule of Montanari & Venkataramanan,
+Ann. Stat. 49 (2021) 321, is the other valid ordering; its Onsager term uses the *current*
+iterate of the factor being updated; the state evolution of
+:mod:`hdcore.theory.matrix_tensor` is that of the parallel schedule.) At zero overlap with a
+Gaussian prior (``f = B/(1 + A)``, ``A -> 0``) the order-2 iteration grows the norms as
+``q_u^{t+1} = alpha2 q_v^t/delta``, ``q_v^{t+1} = q_u^t/delta``: growth below the BBP line
+``delta < sqrt(alpha2)``.
+
+**Damped iteration** ``w_k^{t+1} = (1 - d) f_k(B_k^t, A_k^t) + d w_k^t``. Then ``w_k^t =
+sum_{tau < t} c_{t,tau} f_k(B_k^tau) + d^t w_k^0`` with ``c_{t,tau} = (1 - d) d^{t-1-tau}``: the
+iterate depends on *all* past fields, and the Onsager term (same derivation, now for a
+function of the whole past -- AMP with memory, Celentano, Montanari & Wu, COLT 2020) is::
+
+    sum_{c ni k} (s_c^2/delta_c) sum_{tau < t} c_{t,tau} sum_{j in c, j != k} S_j^tau
+                 prod_{l in c, l != j, k} <w_l^tau, w_l^t>  w_k^tau
+
+with ``S_j^tau`` the derivative of the *undamped* denoiser at ``B_j^tau``. For ``d = 0`` it is the
+undamped term. Subtracting instead ``(damped S) * w_k^{t-1}`` -- the damped variance times
+the last iterate only, which this module did before -- over-corrects while the iterates grow
+and drives small starts to zero: on the matrix alone (``delta = 0.6``, BBP at 1, ``n1 = 150``)
+``q_u`` fell from 1e-6 to 1e-38 in 400 iterations with ``d = 0.5``. The memory is cut where the
+dropped weight ``d^K`` falls below 1e-16 (``K = 54`` at ``d = 0.5``); the fixed points do not
+depend on ``d``.
 
 ``f_k`` is the posterior mean and variance under the prior of ``w_k`` given the field
 ``B = A w + sqrt(A) xi`` (Bayes-AMP), or the spherical projection ``sqrt(N) B/|B|`` with its
@@ -23,12 +65,21 @@ derivative (ML-AMP: its fixed points are stationary points of the likelihood on 
 The contractions run in Rust: mat-vecs for order 2, the one-pass fused contraction for order 3
 (:func:`hdcore.linalg.tensor3_contract`). Rank-one factors only (a rank-r extension -- vector
 denoisers and r x r precisions -- is what a rank-r spiked-covariance baseline needs).
+
+References
+----------
+T. Lesieur, F. Krzakala, L. Zdeborova, "Constrained low-rank matrix estimation: phase
+transitions, approximate message passing and applications", J. Stat. Mech. (2017) 073403
+(arXiv:1701.00858). A. Montanari, R. Venkataramanan, "Estimation of low-rank matrices via
+approximate message passing", Ann. Statist. 49 (2021) 321-345. M. Celentano, A. Montanari,
+Y. Wu, "The estimation error of general first order methods", COLT 2020 (memory terms).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -277,8 +328,8 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
     >>> ch = [MatrixChannel(y=y, rows="u", cols="v", scale=n**-0.5, delta=0.25)]
     >>> r = low_rank_amp(fs, ch, {"u": 1e-3 * rng.standard_normal(n), "v": np.zeros(n)},
     ...                  truth={"u": u, "v": v}, n_iter=50)
-    >>> round(r.final_cosine2["u"], 1)   # rectangular BBP: (1 - 1/16)/(1 + 1/4) = 0.75
-    0.8
+    >>> round(r.final_cosine2["u"], 2)   # rectangular BBP: (1 - 1/16)/(1 + 1/4) = 0.75
+    0.75
 
     References
     ----------
@@ -306,9 +357,13 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
         if w.shape != (n,) or not np.isfinite(w).all():
             raise ValueError(f"`init[{k!r}]` must be a finite vector of length {n}")
         est[k] = w
-    prev = {k: np.zeros(n) for k, n in sizes.items()}
-    var_sum = dict.fromkeys(sizes, 0.0)
     var: dict[str, np.ndarray] = {k: np.zeros(n) for k, n in sizes.items()}
+    # memory of the damped iteration (module docs): (w^tau, S^tau) for tau = t-1, t-2, ...,
+    # newest first; w^t = sum_tau (1 - damping) damping^(t-1-tau) f(B^tau) + damping^t w^0,
+    # truncated where the neglected weight damping^K drops below 1e-16
+    depth = 1 if damping == 0.0 else max(1, math.ceil(math.log(1e-16) / math.log(damping)))
+    history: deque[tuple[dict[str, np.ndarray], dict[str, float]]] = deque(maxlen=depth)
+    weights = [(1.0 - damping) * damping**age for age in range(depth)]
     touching = {k: [c for c in channels if k in c.factors] for k in sizes}
     if truth is not None:
         truth = {k: np.asarray(truth[k], dtype=np.float64) for k in sizes}
@@ -318,22 +373,28 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
     converged = False
     for t in track(range(n_iter), progress, desc="low_rank_amp", unit="iter"):
         norms = {k: float(w @ w) for k, w in est.items()}
-        cross = {k: float(prev[k] @ est[k]) for k in sizes}
+        # <w_l^tau, w_l^t> for every remembered tau
+        cross = [{k: float(w_tau[k] @ est[k]) for k in sizes} for w_tau, _ in history]
         contractions = [ch.contract(est) for ch in channels]
         new: dict[str, np.ndarray] = {}
+        s_new: dict[str, float] = {}
         for k in sizes:
             b = np.zeros(sizes[k])
             a = 0.0
-            ons = 0.0
+            ons = [0.0] * len(history)
             for ch, con in ((c, contractions[channels.index(c)]) for c in touching[k]):
                 others = [j for j in ch.factors if j != k]
                 b += (ch.scale / ch.delta) * con[k]
                 a += ch.weight * math.prod(norms[j] for j in others)
-                ons += ch.weight * sum(
-                    var_sum[j] * math.prod(cross[l_] for l_ in others if l_ != j)
-                    for j in others)
-            b -= ons * prev[k]
+                for age, (_, s_tau) in enumerate(history):
+                    ons[age] += weights[age] * ch.weight * sum(
+                        s_tau[j] * math.prod(cross[age][l_] for l_ in others if l_ != j)
+                        for j in others)
+            for age, (w_tau, _) in enumerate(history):
+                if ons[age] != 0.0:
+                    b -= ons[age] * w_tau[k]
             mean, v = byname[k].denoise(b, a)
+            s_new[k] = float(v.sum())
             new[k] = (1 - damping) * mean + damping * est[k]
             var[k] = (1 - damping) * v + damping * var[k]
             if not np.isfinite(new[k]).all():
@@ -343,8 +404,8 @@ def low_rank_amp(factors: Sequence[Factor], channels: Sequence[Channel], init: d
         # criterion would stop there
         diff = max(float(np.sum((new[k] - est[k]) ** 2))
                    / max(float(new[k] @ new[k]), 1e-300) for k in sizes)
-        prev, est = est, new
-        var_sum = {k: float(var[k].sum()) for k in sizes}
+        history.appendleft((est, s_new))
+        est = new
         deltas.append(diff)
         for k, n in sizes.items():
             qs[k].append(float(est[k] @ est[k]) / n)
