@@ -191,6 +191,7 @@ fn elastic_net_dict<'py>(py: Python<'py>, o: ElasticNetOutput) -> PyResult<Bound
     d.set_item("lam_max", o.lam_max)?;
     d.set_item("n_sweeps", o.n_sweeps)?;
     d.set_item("n_check", o.n_check)?;
+    d.set_item("n_polish", o.n_polish)?;
     d.set_item("n_nonzero", o.n_nonzero)?;
     d.set_item("converged", o.converged)?;
     d.set_item("message", o.message)?;
