@@ -249,6 +249,6 @@ def test_every_touched_study_takes_progress():
 
     for name in ("robust-regression", "multi-index-spectral", "glm", "spiked-wigner",
                  "spiked-wishart", "extensive-width-quadratic", "bilinear-sequence-regression",
-                 "ssi-sgd", "attention-positional-semantic"):
+                 "ssi-sgd", "attention-positional-semantic", "compressed-sensing", "matrix-tensor"):
         params = inspect.signature(get(name).theory).parameters
         assert params["progress"].default is False, name

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hdcore._progress import track
 from hdcore.algorithms.gamp import gamp
 from hdcore.algorithms.lasso import lasso
 from hdcore.ingredients.priors import GaussBernoulli
@@ -258,9 +259,9 @@ class CompressedSensingStudy(Study):
         return [{"rho": rho, "alpha": float(a), "d": d}
                 for rho in RHOS for a in self.sim_values(rho, quick)]
 
-    def theory(self, quick=False):
+    def theory(self, quick=False, *, progress=False):
         rows = []
-        for rho in RHOS:
+        for rho in track(RHOS, progress, desc=f"{self.name} theory", unit="rho"):
             a = self.theory_grid(rho, quick)
             lo, hi, plo, phi = _branches(a, rho, NOISE)
             bayes = np.where(phi > plo, hi, lo)
