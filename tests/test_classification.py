@@ -78,6 +78,7 @@ def test_lasso_validates_its_arguments():
     assert not res.converged and "max_sweeps" in res.message
 
 
+@pytest.mark.slow
 def test_donoho_tanner_line_is_where_the_noiseless_lasso_error_stops_vanishing():
     for rho in (0.1, 0.3):
         a_dt = donoho_tanner_alpha(rho)
@@ -176,6 +177,7 @@ def test_elastic_net_validates_its_arguments():
         elastic_net_fixed_point(0.5, lam1=-0.1, lam2=0.1)
 
 
+@pytest.mark.slow
 def test_noiseless_lasso_on_data_recovers_above_the_donoho_tanner_line_at_two_sizes():
     # rho = 0.1 (alpha_DT = 0.329), noise 0, lam1 = 1e-3, 4 seeds. Above the line (1.3 alpha_DT)
     # the lasso on data matches the replica MSE (2.1e-6, i.e. exact recovery up to the O(lam^2)

@@ -51,6 +51,7 @@ def test_two_direction_state_evolution_is_converged_in_the_number_of_points():
     assert abs(q[0, 1]) < 0.02 and q[0, 0] == pytest.approx(q[1, 1], abs=0.02)
 
 
+@pytest.mark.slow
 def test_binary_perceptron_first_order_transition():
     # Rademacher teacher, sign link: perfect recovery becomes information-theoretically possible
     # at alpha_IT and reachable by GAMP at alpha_alg (Gyorgyi 1990: 1.245; Barbier et al. 2019:

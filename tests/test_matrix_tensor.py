@@ -400,6 +400,7 @@ def test_matrix_only_random_start_grows_as_linearised_se(alpha2, damping):
     assert diff[:, -1].mean() > -0.1, diff[:, -1]
 
 
+@pytest.mark.slow
 def test_matrix_only_random_start_reaches_bbp_without_collapse():
     # issue 13 repro (delta_m = 0.6, BBP line at 1): default damped AMP from 1e-3 starts.
     # Gaussian priors: an AMP fixed point is a singular pair of Y_m (u (1 + A_u + c_u) ∝ Y v),

@@ -248,7 +248,8 @@ def test_spiked_wishart_amp_follows_state_evolution_with_a_sparse_prior():
 
 
 @pytest.mark.parametrize("spec", ["gauss_bernoulli(0.1)", "binary(0.3)", "exponential",
-                                  "positive", "laplace", MIX])
+                                  "positive", pytest.param("laplace", marks=pytest.mark.slow),
+                                  MIX])
 def test_gamp_linear_channel_follows_state_evolution(spec):
     # y = X w / sqrt(d) + noise: the per-entry MSE of GAMP at d = 4000 against SE; relative
     # finite-size error of an MSE estimated from d entries is a few percent

@@ -72,6 +72,7 @@ def test_ode_matches_the_closed_form_of_the_linear_model():
     assert ode.loss[-1] == pytest.approx(1 - ode.m[-1] + sigma**2 / 2, abs=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,student,lr,t_max,m0", [
     (SequenceSingleIndex(d=20000, L=2, target="staircase2"), "ssi", 0.3, 3.0, 0.3),
     (SequenceSingleIndex(d=20000, L=2, target="sum"), TiedStudent("tanh"), 0.5, 2.5, 0.1),

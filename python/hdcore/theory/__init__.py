@@ -59,6 +59,15 @@ from hdcore.theory.matrix_tensor import (
     rectangular_bbp,
 )
 from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
+from hdcore.theory.quadratic_network_erm import (
+    QuadraticERMFixedPoint,
+    QuadraticERMStateEvolution,
+    QuadraticERMThresholds,
+    quadratic_erm,
+    quadratic_erm_curve,
+    quadratic_erm_state_evolution,
+    quadratic_erm_thresholds,
+)
 from hdcore.theory.sgd import (
     REGIONS,
     SGDODE,
@@ -96,6 +105,10 @@ __all__ = [
     "ClassificationFixedPoint", "classification_fixed_point", "gardner_capacity", "max_margin",
     "separability_threshold", "LassoFixedPoint", "lasso_fixed_point", "elastic_net_fixed_point",
     "donoho_tanner_rho", "donoho_tanner_alpha",
+    # quadratic networks trained by ERM (nuclear route)
+    "QuadraticERMFixedPoint", "QuadraticERMStateEvolution", "QuadraticERMThresholds",
+    "quadratic_erm", "quadratic_erm_curve", "quadratic_erm_state_evolution",
+    "quadratic_erm_thresholds",
     # online SGD
     "REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
     "attention_landscape", "population_loss", "population_loss_derivatives",
