@@ -1,14 +1,19 @@
 //! Matrix sensing: implicit sensing operators ([`operators`]), samplers of the models
-//! ([`models`]), GAMP with the RIE denoiser ([`gamp_rie`]) and gradient descent on factorised
-//! models ([`gd`]). Deterministic parallel matrix products live in [`gemm`].
+//! ([`models`]), matrix GAMP ([`gamp`]) with the RIE denoiser ([`gamp_rie`]) or for
+//! nuclear-norm ERM ([`gamp_nuclear`]), and gradient descent on factorised models ([`gd`]).
+//! Deterministic parallel matrix products live in [`gemm`].
 
+pub mod gamp;
+pub mod gamp_nuclear;
 pub mod gamp_rie;
 pub mod gd;
 pub mod gemm;
 pub mod models;
 pub mod operators;
 
-pub use gamp_rie::{gamp_rie, GampOptions, GampOutput};
+pub use gamp::{gamp_matrix, GampOptions, GampOutput, OutputChannel};
+pub use gamp_nuclear::nuclear_norm_gamp;
+pub use gamp_rie::gamp_rie;
 pub use gd::{gd, gd_averaged, AveragedOutput, Factors, GdOptions, GdOutput};
 pub use operators::{GaussianRect, GaussianSymmetric, Geometry, Quadratic, SensingOperator};
 
