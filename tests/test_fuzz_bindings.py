@@ -394,6 +394,20 @@ def _fuzz_wrappers(fuzz_callable, arrays, ints, floats, st, np):
         return A.factorised_gd(s, lr=lr, n_steps=n_steps, width=width)
     fuzz_callable("algorithms.factorised_gd", fgd,
                   [floats, st.integers(-2, 40), small], {})
+
+    def nn_gamp(lam, psd, damping, n_iter, kind):
+        s = M.MatrixSensing(d1=5, d2=5, alpha=1.0, prior="wishart(0.5)", sensing=kind,
+                            noise=0.1).sample(0)
+        return A.nuclear_norm_gamp(s, lam=lam, psd=psd, damping=damping, n_iter=n_iter)
+    fuzz_callable("algorithms.nuclear_norm_gamp", nn_gamp,
+                  [floats, st.sampled_from([True, False, 1, "yes", None]), floats,
+                   st.one_of(st.integers(-2, 40), st.sampled_from([1.5, None])),
+                   st.sampled_from(["quadratic", "gaussian"])], {})
+
+    from hdcore.algorithms.nuclear_norm_gamp import spectral_soft_threshold
+    fuzz_callable("algorithms.nuclear_norm_gamp.spectral_soft_threshold",
+                  lambda a, theta, psd: spectral_soft_threshold(a, theta, psd=psd),
+                  [arrays(), floats, st.sampled_from([True, False, 1, "yes", None])], {})
     _ = hdcore
 
 

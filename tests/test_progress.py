@@ -25,6 +25,7 @@ from hdcore.algorithms import (
     low_rank_amp,
     matrix_tensor_amp,
     nuclear_norm,
+    nuclear_norm_gamp,
     online_sgd,
 )
 from hdcore.models import (
@@ -90,6 +91,7 @@ CALLS = {
     "gamp_rie-open": lambda **kw: gamp_rie(_MS, n_iter=10, open_path=True, **kw),
     "factorised_gd": lambda **kw: factorised_gd(_MS, n_inits=2, n_steps=50, **kw),
     "nuclear_norm": lambda **kw: nuclear_norm(_MS, n_iter=20, **kw),
+    "nuclear_norm_gamp": lambda **kw: nuclear_norm_gamp(_MS, lam=6.0, n_iter=20, **kw),
     "erm_gamp": lambda **kw: erm_gamp(_REG, "huber(1.0)", 0.1, n_iter=30, **kw),
     "online_sgd": lambda **kw: online_sgd(_SEQ, "ssi", 0.3, 200, n_runs=5, m0=0.2, record=5,
                                           n_threads=2, **kw),

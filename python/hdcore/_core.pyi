@@ -88,6 +88,8 @@ def eigh(a: F64, vectors: bool = True, n_threads: int | None = None) -> tuple[F6
 def svd(a: F64, vectors: bool = True,
         n_threads: int | None = None) -> tuple[F64 | None, F64, F64 | None]: ...
 def spectral_reconstruct(left: F64, f: F64, right: F64, n_threads: int | None = None) -> F64: ...
+def spectral_soft_threshold(a: F64, theta: float, psd: bool = True,
+                            n_threads: int | None = None) -> tuple[F64, float]: ...
 def empirical_stieltjes(eigs: F64, re: F64, im: F64, symmetrised: bool = False,
                         n_threads: int | None = None) -> tuple[F64, F64]: ...
 def rie(y: F64, delta: float, *, law_kind: str | None = None, law_params: list[float] | None = None,
@@ -114,6 +116,10 @@ def gamp_rie(kind: str, y: F64, noise: float, prior_kind: str, prior_params: lis
              init: F64, init_mmse: float, *, x: F64 | None = None, seed: int = 0, d1: int = 0,
              d2: int = 0, truth: F64 | None = None, n_iter: int = 100, damping: float = 0.0,
              tol: float = 1e-8, n_threads: int | None = None) -> dict[str, Any]: ...
+def nuclear_norm_gamp(kind: str, y: F64, lam: float, psd: bool, init: F64, init_variance: float,
+                      *, x: F64 | None = None, seed: int = 0, d1: int = 0, d2: int = 0,
+                      truth: F64 | None = None, n_iter: int = 500, damping: float = 0.0,
+                      tol: float = 1e-12, n_threads: int | None = None) -> dict[str, Any]: ...
 def factorised_gd(kind: str, y: F64, width: int, *, x: F64 | None = None, seed: int = 0,
                   d1: int = 0, d2: int = 0, init_seed: int = 0, n_inits: int = 1,
                   init_scale: float = 1.0, truth: F64 | None = None, lr: float = 0.1,

@@ -31,6 +31,7 @@ from hdcore.algorithms.matrix_tensor import (
     matrix_tensor_amp,
     tensor3_contract,
 )
+from hdcore.algorithms.nuclear_norm_gamp import NuclearNormGampResult, nuclear_norm_gamp
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
 from hdcore.algorithms.spectral_glm import (
@@ -52,7 +53,7 @@ __all__ = [
     "asymmetric_spectrum",
     # matrix sensing
     "gamp_rie", "GampRieResult", "factorised_gd", "GDResult", "nuclear_norm",
-    "NuclearNormResult", "ridge", "RidgeResult",
+    "NuclearNormResult", "nuclear_norm_gamp", "NuclearNormGampResult", "ridge", "RidgeResult",
     # empirical risk minimisation
     "erm", "ERMResult", "erm_gamp", "ERMGAMPResult", "classification_erm",
     "ClassificationERMResult", "lasso", "LassoResult",

@@ -143,13 +143,53 @@ def factorised_gd(sample: MatrixSensingSample, *, width: int | None = None, n_in
 
 @dataclass(frozen=True)
 class NuclearNormResult(Result):
-    """Output of :func:`nuclear_norm`: the estimate, its error, the final residual
-    ``||y - A(S)||^2 / n`` and the iterations performed."""
+    """Output of :func:`nuclear_norm`.
+
+    Attributes
+    ----------
+    estimate : ndarray
+        The final iterate.
+    mse : float
+        Its error.
+    residual, train_error : float
+        The mean squared residual ``||y - A(S)||^2 / n`` (the same number under two names).
+    rank_fraction : float
+        Fraction of eigenvalues (singular values) of ``estimate`` above ``1e-9`` times the
+        largest in absolute value.
+    objective : float
+        ``(1/2) ||y - A(S)||^2 + lam ||S||_*`` (``lam Tr S`` for ``psd``) at the final penalty.
+    n_iter : int
+        FISTA iterations performed.
+    """
 
     estimate: np.ndarray = field(repr=False)
     mse: float
     residual: float
+    train_error: float
+    rank_fraction: float
+    objective: float
     n_iter: int
+
+
+def spectrum(s: np.ndarray, symmetric: bool) -> np.ndarray:
+    """Eigenvalues of a symmetric ``s`` (of ``(s + s^T)/2``), singular values otherwise."""
+    if symmetric:
+        return np.linalg.eigvalsh(0.5 * (s + s.T))
+    return np.linalg.svd(s, compute_uv=False)
+
+
+def rank_fraction(values: np.ndarray) -> float:
+    """Fraction of ``values`` whose modulus exceeds ``1e-9`` times the largest."""
+    a = np.abs(np.asarray(values, dtype=float))
+    top = float(a.max()) if a.size else 0.0
+    return float(np.mean(a > 1e-9 * top)) if top > 0 else 0.0
+
+
+def nuclear_objective(residual: np.ndarray, values: np.ndarray, lam: float, psd: bool) -> float:
+    """``(1/2) ||residual||^2 + lam penalty``, the penalty ``sum values`` (trace, ``psd``) or
+    ``sum |values|`` (nuclear norm) of the spectrum ``values``."""
+    pen = float(np.sum(values)) if psd else float(np.sum(np.abs(values)))
+    return 0.5 * float(np.sum(residual**2)) + lam * pen
 
 
 def _operator_norm2(sample, n_threads, n_power: int = 30) -> float:
@@ -169,9 +209,8 @@ def _operator_norm2(sample, n_threads, n_power: int = 30) -> float:
 
 def _prox(z, t, m, psd, n_threads):
     if m.symmetric:
-        lam, vec = _core.eigh(np.ascontiguousarray(0.5 * (z + z.T)), True, n_threads)
-        shrunk = np.maximum(lam - t, 0.0) if psd else np.sign(lam) * np.maximum(np.abs(lam) - t, 0.0)
-        return _core.spectral_reconstruct(vec, np.ascontiguousarray(shrunk), vec, n_threads)
+        return _core.spectral_soft_threshold(np.ascontiguousarray(0.5 * (z + z.T)), t, psd,
+                                             n_threads)[0]
     u, s, v = _core.svd(np.ascontiguousarray(z), True, n_threads)
     return _core.spectral_reconstruct(u, np.ascontiguousarray(np.maximum(s - t, 0.0)), v, n_threads)
 
@@ -199,6 +238,10 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
     Returns
     -------
     NuclearNormResult
+
+    See Also
+    --------
+    hdcore.algorithms.nuclear_norm_gamp : the same minimiser (fixed ``lam``, symmetric) by GAMP.
     """
     m = _check_sample(sample)
     psd = m.symmetric if psd is None else bool(psd)
@@ -227,7 +270,12 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
         if change < tol and lam_t <= floor:
             break
     res = sample.forward(x, n_threads=n_threads) - sample.y
-    return NuclearNormResult(estimate=x, mse=sample.error(x), residual=float(np.mean(res**2)), n_iter=it)
+    values = spectrum(x, m.symmetric)
+    train = float(np.mean(res**2))
+    return NuclearNormResult(estimate=x, mse=sample.error(x), residual=train, train_error=train,
+                             rank_fraction=rank_fraction(values),
+                             objective=nuclear_objective(res, values, lam_t, psd and m.symmetric),
+                             n_iter=it)
 
 
 @dataclass(frozen=True)

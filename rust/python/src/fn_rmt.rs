@@ -7,6 +7,7 @@ use crate::errors::to_pyerr;
 use crate::runtime::{pool, run};
 use hdcore_kernels::rmt::eig::{check_symmetric, eigh as k_eigh, reconstruct, svd as k_svd};
 use hdcore_kernels::rmt::sample::sample_spectrum;
+use hdcore_kernels::rmt::spectral_fn::soft_threshold_symmetric;
 use hdcore_kernels::rmt::{empirical, rie_rectangular, rie_symmetric, Hilbert, Law};
 use hdcore_kernels::threads::ThreadPool;
 use numpy::ndarray::Array2;
@@ -314,6 +315,34 @@ fn spectral_reconstruct<'py>(
     })
 }
 
+/// Eigenvalue soft threshold of a symmetric matrix at `theta` (`psd`: `(l - theta)_+`,
+/// otherwise `sign(l) (|l| - theta)_+`) and the normalised divergence `D` of the map.
+#[pyfunction]
+#[pyo3(signature = (a, theta, psd=true, n_threads=None))]
+fn spectral_soft_threshold<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    theta: f64,
+    psd: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, f64)> {
+    guard(|| {
+        let p = pool(n_threads)?;
+        let (a, r, c) = matrix64(&p, a, "a")?;
+        if r != c {
+            return Err(PyValueError::new_err(format!(
+                "`a` must be square, got shape ({r}, {c})"
+            )));
+        }
+        let s = a.as_slice()?;
+        let out = run(py, |_| {
+            check_symmetric(&p, s, r, "a")?;
+            soft_threshold_symmetric(&p, s, r, theta, psd)
+        })?;
+        Ok((to_array2(py, out.estimate, r, r)?, out.divergence))
+    })
+}
+
 /// Empirical Stieltjes transform `(1/n) sum_j 1/(z - lambda_j)` (symmetrised over `+-lambda`
 /// when `symmetrised`).
 #[pyfunction]
@@ -399,6 +428,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eigh, m)?)?;
     m.add_function(wrap_pyfunction!(svd, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_reconstruct, m)?)?;
+    m.add_function(wrap_pyfunction!(spectral_soft_threshold, m)?)?;
     m.add_function(wrap_pyfunction!(empirical_stieltjes, m)?)?;
     m.add_function(wrap_pyfunction!(rie, m)?)?;
     Ok(())

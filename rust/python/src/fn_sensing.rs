@@ -1,4 +1,5 @@
-//! Matrix sensing: samplers, implicit sensing operators, GAMP-RIE, factorised gradient descent.
+//! Matrix sensing: samplers, implicit sensing operators, GAMP-RIE, nuclear-norm GAMP,
+//! factorised gradient descent.
 //!
 //! A sensing operator is named by `kind` -- `"quadratic"` (needs the inputs `x`, `n x d`),
 //! `"gaussian_symmetric"` (`seed`, `n`, `d1 = d2 = d`) or `"gaussian_rect"` (`seed`, `n`, `d1`,
@@ -16,8 +17,9 @@ use hdcore_kernels::sensing::models::{
     gaussian_inputs, labels, network_labels, product_teacher, wishart_teacher,
 };
 use hdcore_kernels::sensing::{
-    gamp_rie as k_gamp, gd as k_gd, gd_averaged, Factors, GampOptions, GaussianRect,
-    GaussianSymmetric, GdOptions, Quadratic, SensingOperator,
+    gamp_rie as k_gamp, gd as k_gd, gd_averaged, nuclear_norm_gamp as k_nuclear_gamp, Factors,
+    GampOptions, GampOutput, GaussianRect, GaussianSymmetric, GdOptions, Quadratic,
+    SensingOperator,
 };
 use hdcore_kernels::threads::ThreadPool;
 use numpy::ndarray::Array3;
@@ -371,6 +373,78 @@ fn quadratic_network_labels<'py>(
     })
 }
 
+/// The validated inputs of a GAMP call on a sensing operator.
+struct GampInputs<'py> {
+    y: numpy::PyReadonlyArray1<'py, f64>,
+    init: PyReadonlyArray2<'py, f64>,
+    truth: Option<PyReadonlyArray2<'py, f64>>,
+    opts: GampOptions,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gamp_inputs<'py>(
+    p: &ThreadPool,
+    op: &dyn SensingOperator,
+    y: numpy::PyReadonlyArray1<'py, f64>,
+    init: &Bound<'py, PyAny>,
+    truth: Option<&Bound<'py, PyAny>>,
+    n_iter: usize,
+    damping: f64,
+    tol: f64,
+) -> PyResult<GampInputs<'py>> {
+    if !(0.0..1.0).contains(&damping) {
+        return Err(PyValueError::new_err(format!(
+            "`damping` must be in [0, 1), got {damping}"
+        )));
+    }
+    let tol = finite(tol, "tol", 0.0)?;
+    let (r, c) = (op.rows(), op.cols());
+    // fields and estimates (several d1 x d2), per-thread design matrices, per-sample state
+    ensure_fits(&[
+        (
+            "d1",
+            bytes::<f64>("d1", &[8 + 2 * p.current_num_threads(), r, c]),
+        ),
+        ("y", bytes::<f64>("y", &[6, op.n_samples()])),
+    ])?;
+    let (im, ir, ic) = matrix64(p, init, "init")?;
+    if (ir, ic) != (r, c) {
+        return Err(PyValueError::new_err(format!(
+            "`init` has shape ({ir}, {ic}), expected ({r}, {c})"
+        )));
+    }
+    check_len(im.as_slice()?, r * c, "init")?;
+    let truth = opt_truth(p, truth, r, c)?;
+    Ok(GampInputs {
+        y,
+        init: im,
+        truth,
+        opts: GampOptions {
+            n_iter,
+            damping,
+            tol,
+        },
+    })
+}
+
+fn gamp_dict<'py>(
+    py: Python<'py>,
+    out: GampOutput,
+    r: usize,
+    c: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
+    d.set_item("mse", out.mse.into_pyarray(py))?;
+    d.set_item("delta_eff", out.delta_eff.into_pyarray(py))?;
+    d.set_item("mmse", out.mmse.into_pyarray(py))?;
+    d.set_item("variance", out.variance.into_pyarray(py))?;
+    d.set_item("diff", out.diff.into_pyarray(py))?;
+    d.set_item("n_iter", out.n_iter)?;
+    d.set_item("converged", out.converged)?;
+    Ok(d)
+}
+
 /// GAMP-RIE (see `hdcore_kernels::sensing::gamp_rie`).
 #[pyfunction]
 #[pyo3(signature = (kind, y, noise, prior_kind, prior_params, init, init_mmse, *, x=None, seed=0, d1=0, d2=0, truth=None, n_iter=100, damping=0.0, tol=1e-8, n_threads=None))]
@@ -398,53 +472,73 @@ fn gamp_rie<'py>(
         let p = pool(n_threads)?;
         let pr = prior(prior_kind, &prior_params)?;
         let noise = finite(noise, "noise", 0.0)?;
-        if !(0.0..1.0).contains(&damping) {
-            return Err(PyValueError::new_err(format!(
-                "`damping` must be in [0, 1), got {damping}"
-            )));
-        }
-        let tol = finite(tol, "tol", 0.0)?;
         let data = op_data(&p, kind, x)?;
         let y = vector::<f64>(&p, y, "y")?;
-        let ys = y.as_slice()?;
-        let op = operator(kind, &data, seed, ys.len(), d1, d2)?;
-        let (r, c) = (op.rows(), op.cols());
-        // fields and estimates (several d1 x d2), per-thread design matrices, per-sample state
-        ensure_fits(&[
-            ("d1", bytes::<f64>("d1", &[8 + 2 * p.current_num_threads(), r, c])),
-            ("y", bytes::<f64>("y", &[6, ys.len()])),
-        ])?;
-        let (im, ir, ic) = matrix64(&p, init, "init")?;
-        if (ir, ic) != (r, c) {
-            return Err(PyValueError::new_err(format!(
-                "`init` has shape ({ir}, {ic}), expected ({r}, {c})"
-            )));
-        }
-        let truth = opt_truth(&p, truth, r, c)?;
-        let ts = match &truth {
+        let op = operator(kind, &data, seed, y.as_slice()?.len(), d1, d2)?;
+        let op = &*op;
+        let inp = gamp_inputs(&p, op, y, init, truth, n_iter, damping, tol)?;
+        let (ys, is) = (inp.y.as_slice()?, inp.init.as_slice()?);
+        let ts = match &inp.truth {
             Some(t) => Some(t.as_slice()?),
             None => None,
         };
-        let is = im.as_slice()?;
-        check_len(is, r * c, "init")?;
-        let op = &*op;
-        let opts = GampOptions {
-            n_iter,
-            damping,
-            tol,
-        };
+        let opts = inp.opts;
         let out = run(py, |ctl| {
             k_gamp(&p, op, ys, noise, &pr, is, init_mmse, ts, opts, ctl)
         })?;
-        let d = PyDict::new(py);
-        d.set_item("estimate", to_array2(py, out.estimate, r, c)?)?;
-        d.set_item("mse", out.mse.into_pyarray(py))?;
-        d.set_item("delta_eff", out.delta_eff.into_pyarray(py))?;
-        d.set_item("mmse", out.mmse.into_pyarray(py))?;
-        d.set_item("diff", out.diff.into_pyarray(py))?;
-        d.set_item("n_iter", out.n_iter)?;
-        d.set_item("converged", out.converged)?;
-        Ok(d)
+        gamp_dict(py, out, op.rows(), op.cols())
+    })
+}
+
+/// Nuclear-norm GAMP (see `hdcore_kernels::sensing::gamp_nuclear`).
+#[pyfunction]
+#[pyo3(signature = (kind, y, lam, psd, init, init_variance, *, x=None, seed=0, d1=0, d2=0, truth=None, n_iter=500, damping=0.0, tol=1e-12, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn nuclear_norm_gamp<'py>(
+    py: Python<'py>,
+    kind: &str,
+    y: &Bound<'py, PyAny>,
+    lam: f64,
+    psd: bool,
+    init: &Bound<'py, PyAny>,
+    init_variance: f64,
+    x: Option<&Bound<'py, PyAny>>,
+    seed: u64,
+    d1: usize,
+    d2: usize,
+    truth: Option<&Bound<'py, PyAny>>,
+    n_iter: usize,
+    damping: f64,
+    tol: f64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    guard(|| {
+        let p = pool(n_threads)?;
+        let lam = finite(lam, "lam", 0.0)?;
+        let init_variance = finite(init_variance, "init_variance", 0.0)?;
+        if init_variance == 0.0 {
+            return Err(PyValueError::new_err("`init_variance` must be > 0, got 0"));
+        }
+        if kind == "gaussian_rect" {
+            return Err(PyValueError::new_err(
+                "`kind` must be a symmetric operator ('quadratic' or 'gaussian_symmetric')",
+            ));
+        }
+        let data = op_data(&p, kind, x)?;
+        let y = vector::<f64>(&p, y, "y")?;
+        let op = operator(kind, &data, seed, y.as_slice()?.len(), d1, d2)?;
+        let op = &*op;
+        let inp = gamp_inputs(&p, op, y, init, truth, n_iter, damping, tol)?;
+        let (ys, is) = (inp.y.as_slice()?, inp.init.as_slice()?);
+        let ts = match &inp.truth {
+            Some(t) => Some(t.as_slice()?),
+            None => None,
+        };
+        let opts = inp.opts;
+        let out = run(py, |ctl| {
+            k_nuclear_gamp(&p, op, ys, lam, psd, is, init_variance, ts, opts, ctl)
+        })?;
+        gamp_dict(py, out, op.rows(), op.cols())
     })
 }
 
@@ -591,6 +685,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sensing_labels, m)?)?;
     m.add_function(wrap_pyfunction!(quadratic_network_labels, m)?)?;
     m.add_function(wrap_pyfunction!(gamp_rie, m)?)?;
+    m.add_function(wrap_pyfunction!(nuclear_norm_gamp, m)?)?;
     m.add_function(wrap_pyfunction!(factorised_gd, m)?)?;
     Ok(())
 }
