@@ -39,6 +39,7 @@ from hdcore.models import (
 from hdcore.studies.base import Study
 from hdcore.theory import matrix_sensing as ms
 from hdcore.theory.fixed_point import continuation
+from hdcore.theory.quadratic_network_erm import quadratic_erm_curve
 from hdcore.theory.sgd import positional_semantic_phase_diagram, sgd_ode
 
 
@@ -102,6 +103,8 @@ CALLS = {
     "fixed_point_curve": lambda **kw: ms.fixed_point_curve(MatrixSensing(10, 10, 0.5, "wishart(0.5)",
                                                                           "gaussian"),
                                                            [0.2, 0.5, 0.9], **kw),
+    "quadratic_erm_curve": lambda **kw: quadratic_erm_curve(
+        MatrixSensing(10, 10, 0.5, "wishart(0.5)", "quadratic", noise=0.1), [0.3, 0.6], 0.1, **kw),
     "continuation": lambda **kw: continuation(lambda m, b: np.tanh(b * m), [0.5, 1.5, 2.0], 0.5,
                                               direction="both", warm=lambda m: max(m, 0.1), **kw),
     "phase_diagram": lambda **kw: positional_semantic_phase_diagram([0.9, 1.0], [0.0, 0.5, 1.0],
@@ -251,6 +254,7 @@ def test_every_touched_study_takes_progress():
 
     for name in ("robust-regression", "multi-index-spectral", "glm", "spiked-wigner",
                  "spiked-wishart", "extensive-width-quadratic", "bilinear-sequence-regression",
-                 "ssi-sgd", "attention-positional-semantic", "compressed-sensing", "matrix-tensor"):
+                 "ssi-sgd", "attention-positional-semantic", "compressed-sensing", "matrix-tensor",
+                 "quadratic-erm"):
         params = inspect.signature(get(name).theory).parameters
         assert params["progress"].default is False, name

@@ -47,6 +47,11 @@ BUILDERS = {
                                                                           alpha=0.6).sample(3),
                                                          lam=6.0, damping=0.5, n_iter=20),
     "RidgeResult": lambda: A.ridge(BSR.sample(seed=3)),
+    "QuadraticERMFixedPoint": lambda: T.quadratic_erm(QuadraticNetwork(d=12, kappa=0.5,
+                                                                        alpha=0.6), 0.1),
+    "QuadraticERMStateEvolution": lambda: T.quadratic_erm_state_evolution(
+        QuadraticNetwork(d=12, kappa=0.5, alpha=0.6), 0.1, n_iter=5),
+    "QuadraticERMThresholds": lambda: T.quadratic_erm_thresholds(0.5),
     "ERMResult": lambda: A.erm(REG.sample(4), "huber(1.0)", 0.5),
     "ERMGAMPResult": lambda: A.erm_gamp(REG.sample(4), "huber(1.0)", 0.5),
     "OnlineSGDResult": lambda: A.online_sgd(SSI, "ssi", 0.5, 200, seed=0, record=20),

@@ -149,7 +149,7 @@ class _Law:
 
     def density_hilbert(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         kind, params = self._core_args()
-        re, im = _core.rmt_stieltjes(kind, params, np.ascontiguousarray(x), np.zeros_like(x), None)
+        re, im = _core.rmt_stieltjes(kind, params, np.ascontiguousarray(x), np.zeros_like(x), 1)
         return np.maximum(-im / np.pi, 0.0), re
 
 
@@ -303,6 +303,12 @@ def _model(model) -> MatrixSensing:
     return m
 
 
+def _kappa(m: MatrixSensing) -> float:
+    prior = m._prior
+    assert isinstance(prior, Wishart)  # checked by _model
+    return float(prior.kappa)
+
+
 def _root(fun, lo: float, hi: float, x0: float | None, xtol: float = 1e-13) -> float:
     """Root of an increasing ``fun`` (returning value and derivative) in ``[lo, hi]``
     (``fun(lo) < 0 < fun(hi)``): Newton steps, bisection when a step leaves the bracket."""
@@ -359,20 +365,31 @@ def _point(kappa, s2, alpha, lam, noise, n_nodes, x0=None):
     return th, spectral_terms(kappa, s2, th, n_nodes=n_nodes)
 
 
-def _solve(kappa, q0, alpha, lam, noise, n_nodes, xtol):
-    """``sigma^2`` solving the first equation of (4) (``None``: exact recovery)."""
+def _solve(kappa, q0, alpha, lam, noise, n_nodes, xtol, start=None):
+    """``sigma^2`` solving the first equation of (4) (``None``: exact recovery); ``start``: a
+    guess (the solution at a neighbouring point) around which the bracket is sought first."""
     last: list[float] = []
+    memo: dict[float, float] = {}
 
     def g(t):
-        s2 = float(np.exp(t))
-        th, terms = _point(kappa, s2, alpha, lam, noise, n_nodes, last[-1] if last else None)
-        last.append(th)
-        return np.log((noise / 2.0 + max(terms["mse"], 0.0)) / (2.0 * alpha) + 1e-300) - t
+        if t not in memo:
+            s2 = float(np.exp(t))
+            th, terms = _point(kappa, s2, alpha, lam, noise, n_nodes, last[-1] if last else None)
+            last.append(th)
+            memo[t] = float(np.log((noise / 2.0 + max(terms["mse"], 0.0)) / (2.0 * alpha)
+                                   + 1e-300) - t)
+        return memo[t]
 
-    lo = np.log(SIGMA2_FLOOR * max(q0, 1.0))
+    floor = float(np.log(SIGMA2_FLOOR * max(q0, 1.0)))
+    if start is not None and start > np.exp(floor):
+        lo, hi = max(floor, np.log(start) - 0.25), np.log(start) + 0.25
+        while g(lo) <= 0 and lo > floor:
+            lo = max(floor, lo - 2.0)
+    else:
+        lo = floor
+        hi = np.log((noise / 2.0 + q0 + 1.0) / (2.0 * alpha)) + 1.0
     if g(lo) <= 0:
         return None
-    hi = np.log((noise / 2.0 + q0 + 1.0) / (2.0 * alpha)) + 1.0
     k = 0
     while g(hi) >= 0:
         hi += 2.0
@@ -383,7 +400,7 @@ def _solve(kappa, q0, alpha, lam, noise, n_nodes, xtol):
 
 
 def quadratic_erm(model, lam: float, *, width: float | None = None, n_nodes: int = 48,
-                  xtol: float = 1e-12) -> QuadraticERMFixedPoint:
+                  xtol: float = 1e-12, sigma2_start: float | None = None) -> QuadraticERMFixedPoint:
     """Sharp asymptotics of weight-decay ERM of a quadratic network: test error, train error and
     rank of the minimiser of the nuclear-norm problem (1).
 
@@ -402,6 +419,9 @@ def quadratic_erm(model, lam: float, *, width: float | None = None, n_nodes: int
         Gauss-Legendre nodes per piece of the support of ``rho_Y``.
     xtol : float
         Tolerance of the root finder in ``log sigma^2``.
+    sigma2_start : float, optional
+        A guess of ``sigma^2`` (e.g. the solution at a neighbouring ``alpha``): the root is
+        bracketed around it first (faster along a curve; the same solution).
 
     Returns
     -------
@@ -433,10 +453,12 @@ def quadratic_erm(model, lam: float, *, width: float | None = None, n_nodes: int
     xtol = check_real(xtol, "xtol", min=0.0, min_inclusive=False)
     if width is not None:
         width = check_real(width, "width", min=0.0, min_inclusive=False)
-    kappa = float(m._prior.kappa)
+    kappa = _kappa(m)
     alpha, noise = float(m.alpha), float(m.noise)
     q0 = 1.0 + 1.0 / kappa
-    s2 = _solve(kappa, q0, alpha, lam, noise, n_nodes, xtol)
+    if sigma2_start is not None:
+        sigma2_start = check_real(sigma2_start, "sigma2_start", min=0.0, min_inclusive=False)
+    s2 = _solve(kappa, q0, alpha, lam, noise, n_nodes, xtol, sigma2_start)
     if s2 is None:  # noiseless exact recovery: S_hat = S*
         s2 = SIGMA2_FLOOR * max(q0, 1.0)
         th, terms = _point(kappa, s2, alpha, lam, noise, n_nodes)
@@ -447,7 +469,7 @@ def quadratic_erm(model, lam: float, *, width: float | None = None, n_nodes: int
     d = terms["divergence"]
     interp = lam == 0.0 and th > 0.0 and not exact
     train = 0.0 if interp else (noise + 2.0 * mse) * (1.0 - d / (2.0 * alpha)) ** 2
-    var = np.inf if interp else d / (2.0 * alpha - d)
+    var = np.inf if interp or 2.0 * alpha - d <= 0.0 else d / (2.0 * alpha - d)
     rank = terms["rank_fraction"] if not exact else min(kappa, 1.0)
     return QuadraticERMFixedPoint(
         mse=mse, test_error=2.0 * mse, train_error=float(train), rank_fraction=float(rank),
@@ -492,8 +514,10 @@ def quadratic_erm_curve(model, alphas, lam: float, *, progress: bool = False,
     alphas = np.asarray(alphas, dtype=float).ravel()
     keys = ("mse", "test_error", "train_error", "rank_fraction", "theta", "sigma2")
     out = {"alpha": alphas, **{k: np.empty_like(alphas) for k in keys}}
+    start = None
     for i, a in enumerate(track(alphas, progress, desc="quadratic_erm", unit="alpha")):
-        fp = quadratic_erm(_with_alpha(m, float(a)), lam, **kw)
+        fp = quadratic_erm(_with_alpha(m, float(a)), lam, sigma2_start=start, **kw)
+        start = None if fp.exact_recovery else fp.sigma2
         for k in keys:
             out[k][i] = getattr(fp, k)
     return out
@@ -547,7 +571,9 @@ def quadratic_erm_state_evolution(model, lam: float, *, n_iter: int = 100, init_
     n_iter : int
         Iterations.
     init_mse, init_variance : float, optional
-        ``MSE^0`` (default ``Q0``, the error of ``S^0 = 0``) and ``V^0`` (default ``2 Q0``).
+        ``MSE^0`` (default ``Q0``, the error of ``S^0 = 0``) and ``V^0`` (default
+        ``Delta + 2 Q0``, the mean squared residual of ``S^0 = 0``, as
+        :func:`~hdcore.algorithms.nuclear_norm_gamp` starts).
     tol : float
         Stop when ``|MSE^{t+1} - MSE^t| < tol``.
     n_nodes : int
@@ -579,10 +605,11 @@ def quadratic_erm_state_evolution(model, lam: float, *, n_iter: int = 100, init_
     lam = check_real(lam, "lam", min=0.0, min_inclusive=False)
     n_iter = check_int(n_iter, "n_iter", min=0)
     tol = check_real(tol, "tol", min=0.0)
-    kappa, alpha, noise = float(m._prior.kappa), float(m.alpha), float(m.noise)
+    kappa, alpha, noise = _kappa(m), float(m.alpha), float(m.noise)
     q0 = 1.0 + 1.0 / kappa
     mse = q0 if init_mse is None else check_real(init_mse, "init_mse", min=0.0)
-    v = 2.0 * q0 if init_variance is None else check_real(init_variance, "init_variance", min=0.0)
+    v = noise + 2.0 * q0 if init_variance is None else check_real(init_variance, "init_variance",
+                                                                   min=0.0)
     out: dict[str, list[float]] = {"mse": [mse], "variance": [v], "theta": [], "sigma2": []}
     converged = False
     floor = SIGMA2_FLOOR * q0
@@ -728,7 +755,7 @@ def interpolation_threshold(model, *, n_nodes: int = 48, xtol: float = 1e-10) ->
     m = _model(model)
     if m.noise <= 0:
         raise ValueError("`model` must have label noise > 0 (noiseless: see quadratic_erm_thresholds)")
-    kappa, noise = float(m._prior.kappa), float(m.noise)
+    kappa, noise = _kappa(m), float(m.noise)
     q0 = 1.0 + 1.0 / kappa
 
     def gap(alpha):
