@@ -16,6 +16,7 @@ from hdcore.studies import (  # noqa: F401  (each module registers its studies)
     matrix_sensing,
     matrix_tensor,
     multi_index,
+    quadratic_erm,
     robust_regression,
     sequence_sgd,
     spiked_matrix,
