@@ -139,6 +139,21 @@ def bench_size(d):
               f"max |diff| {diff:.1e}")
 
 
+def bench_theory(n_points: int = 50, target: float = 5.0):
+    """Wall time of a ``quadratic_erm_curve`` of ``n_points`` alphas (noisy and ``lam -> 0+``
+    noiseless), against the issue's target."""
+    from hdcore.theory import quadratic_erm_curve
+
+    alphas = np.linspace(0.04, 0.8, n_points)
+    for noise, lam in ((0.5, 0.2), (0.0, 0.0)):
+        model = MatrixSensing(50, 50, 0.5, Wishart(KAPPA), "quadratic", noise=noise)
+        t = time.perf_counter()
+        quadratic_erm_curve(model, alphas, lam)
+        dt = time.perf_counter() - t
+        print(f"theory: {n_points}-point quadratic_erm_curve (noise {noise}, lam {lam}) "
+              f"{dt:.2f} s (target < {target:.0f} s: {'met' if dt < target else 'MISSED'})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 200])
@@ -146,6 +161,7 @@ def main():
     print(f"hdcore {hdcore.__version__}, {hdcore.get_num_threads()} threads")
     for d in args.sizes:
         bench_size(d)
+    bench_theory()
 
 
 if __name__ == "__main__":

@@ -263,7 +263,11 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
         x_new = _prox(zk - step * grad, step * lam_t, m, psd, n_threads)
         t_new = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))
         zk = x_new + (tk - 1) / t_new * (x_new - x)
-        change = np.linalg.norm(x_new - x) / max(np.linalg.norm(x_new), 1e-300)
+        # plain sums, not np.linalg.norm: a BLAS call here wakes the BLAS threads, whose
+        # spin-wait then competes with the Rust kernels of the next iteration (90 -> 57 ms per
+        # iteration at d = 200 on two cores)
+        diff = x_new - x
+        change = np.sqrt(np.sum(diff * diff) / max(np.sum(x_new * x_new), 1e-300))
         x, tk = x_new, t_new
         if not fixed:
             lam_t = max(floor, lam_t * check_real(decay, "decay", min=0.0, max=1.0))
