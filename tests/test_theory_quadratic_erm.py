@@ -263,3 +263,15 @@ def test_gd_at_the_mapped_weight_decay_reaches_the_convex_optimum_iff_wide_enoug
                            n_steps=8000, lr=0.3, tol=0)
     rel = [np.linalg.norm(g.estimate - cvx) / np.linalg.norm(cvx) for g in (wide, narrow)]
     assert rel[0] < 1e-3 < 0.03 < rel[1]
+
+
+def test_noiseless_min_trace_fista_recovers_above_alpha_sr_and_not_below():
+    # lam -> 0+ (FISTA's continuation): alpha_SR(1/2) = 0.422; theory MSE 0.32 at alpha = 0.3
+    d = 24
+    below = [nuclear_norm(model(0.3, noise=0.0, d=d).sample(seed=s), lam=None, lam_min=1e-4,
+                          n_iter=4000, tol=1e-9).mse for s in range(2)]
+    above = [nuclear_norm(model(0.6, noise=0.0, d=d).sample(seed=s), lam=None, lam_min=1e-4,
+                          n_iter=4000, tol=1e-9).mse for s in range(2)]
+    fp = Q.quadratic_erm(model(0.3, noise=0.0), 0.0)
+    assert min(below) > 0.5 * fp.mse > 0.1
+    assert max(above) < 1e-3
