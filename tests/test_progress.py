@@ -16,7 +16,9 @@ from hdcore.algorithms import (
     Factor,
     MatrixChannel,
     amp,
+    classification_erm,
     curriculum,
+    erm,
     erm_gamp,
     factorised_gd,
     gamp,
@@ -29,6 +31,7 @@ from hdcore.algorithms import (
     online_sgd,
 )
 from hdcore.models import (
+    BinaryClassification,
     ContaminatedRegression,
     MatrixSensing,
     MultiIndex,
@@ -94,6 +97,11 @@ CALLS = {
     "nuclear_norm": lambda **kw: nuclear_norm(_MS, n_iter=20, **kw),
     "nuclear_norm_gamp": lambda **kw: nuclear_norm_gamp(_MS, lam=6.0, n_iter=20, **kw),
     "erm_gamp": lambda **kw: erm_gamp(_REG, "huber(1.0)", 0.1, n_iter=30, **kw),
+    "erm": lambda **kw: erm(_REG, "tukey(2.0)", 0.1, max_iter=50, **kw),
+    "erm-open": lambda **kw: erm(_REG, "huber(1.0)", 0.1, max_iter=50, open_path=True, **kw),
+    "classification_erm": lambda **kw: classification_erm(
+        BinaryClassification(d=40, alpha=2.0, teacher="sign").sample(seed=6), "logistic", 0.1,
+        **kw),
     "online_sgd": lambda **kw: online_sgd(_SEQ, "ssi", 0.3, 200, n_runs=5, m0=0.2, record=5,
                                           n_threads=2, **kw),
     "online_sgd-reduced": lambda **kw: online_sgd(_SEQ, "ssi", 0.3, 200, n_runs=3, m0=0.2,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar
 from hdcore._results import Result
 from hdcore._validation import check_instance, check_int, check_real
 from hdcore.ingredients.classification_losses import get_classification_loss
@@ -75,7 +76,8 @@ class ClassificationERMResult(Result):
 
 def classification_erm(sample: BinaryClassificationSample, loss, lam: float, *, max_iter: int = 5000,
                        gtol: float = 1e-8, history: int = 10, max_sq_norm: float = 1e4,
-                       n_threads: int | None = None) -> ClassificationERMResult:
+                       n_threads: int | None = None,
+                       progress: bool = False) -> ClassificationERMResult:
     """Minimise the regularised empirical risk of a classification sample.
 
     Parameters
@@ -94,6 +96,9 @@ def classification_erm(sample: BinaryClassificationSample, loss, lam: float, *, 
         without bound, e.g. separable data at a tiny ``lam``).
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar on stderr (the solve is one Rust call: the bar completes when it
+        returns).
 
     Returns
     -------
@@ -111,16 +116,19 @@ def classification_erm(sample: BinaryClassificationSample, loss, lam: float, *, 
     gtol = check_real(gtol, "gtol", min=0.0, min_inclusive=False)
     history = check_int(history, "history", min=1)
     max_sq_norm = check_real(max_sq_norm, "max_sq_norm", min=0.0, min_inclusive=False)
+    progress = check_progress(progress)
     x, y = sample.x, sample.y
     n, d = x.shape
     if loss.name == "square":
         design, target = x, y
     else:
         design, target = x * y[:, None], np.zeros(n)
-    raw = _core.erm_solve(design, target, "square" if loss.name == "square" else loss.name, np.zeros(d),
-                          lam=lam, max_iter=max_iter, gtol=gtol, history=history,
-                          max_sq_norm=max_sq_norm, hessian_check=False, hessian_tol=1e-2, n_restarts=0,
-                          seed=0, n_threads=n_threads)
+    with progress_bar(progress, total=1, desc="classification_erm", unit="solve") as bar:
+        raw = _core.erm_solve(design, target, "square" if loss.name == "square" else loss.name,
+                              np.zeros(d), lam=lam, max_iter=max_iter, gtol=gtol, history=history,
+                              max_sq_norm=max_sq_norm, hessian_check=False, hessian_tol=1e-2,
+                              n_restarts=0, seed=0, n_threads=n_threads)
+        bar.update(1)
     w = np.asarray(raw["w"])
     margins = y * matvec(x, w, n_threads=n_threads) / np.sqrt(d)
     m, q = sample.overlaps(w)

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from hdcore import _core
+from hdcore._progress import check_progress, progress_bar
 from hdcore._results import Result
 from hdcore._validation import as_array, check_int, check_real
 from hdcore.errors import NumericalError
@@ -122,7 +123,8 @@ def _warm_loss(loss: Loss) -> Loss:
 def erm(sample: ContaminatedRegressionSample, loss, lam: float | None = None, *, q: float | None = None,
         init="auto", max_iter: int = 2000, gtol: float = 1e-8, history: int = 10,
         max_sq_norm: float = 1e4, hessian_check: bool = True, hessian_tol: float = 1e-2,
-        n_restarts: int = 3, open_path: bool = False, seed=0, n_threads: int | None = None) -> ERMResult:
+        n_restarts: int = 3, open_path: bool = False, seed=0, n_threads: int | None = None,
+        progress: bool = False) -> ERMResult:
     """Minimise the empirical risk of a regression sample.
 
     Parameters
@@ -157,6 +159,9 @@ def erm(sample: ContaminatedRegressionSample, loss, lam: float | None = None, *,
         Seed of the Lanczos start vector.
     n_threads : int, optional
         Threads of the Rust kernels.
+    progress : bool
+        Show a tqdm bar of the two stages (warm start, solve) on stderr; each stage is one
+        Rust call (or one scipy run), so the bar advances when it returns.
 
     Returns
     -------
@@ -181,19 +186,26 @@ def erm(sample: ContaminatedRegressionSample, loss, lam: float | None = None, *,
                 hessian_check=bool(hessian_check),
                 hessian_tol=check_real(hessian_tol, "hessian_tol", min=0.0, min_inclusive=False),
                 n_restarts=check_int(n_restarts, "n_restarts", min=0))
+    progress = check_progress(progress)
     d = sample.x.shape[1]
     seed = as_seed(seed)
-    w0 = _start(sample, loss, lam, q, init, opts, seed, n_threads, open_path)
     fast = isinstance(loss, BuiltinLoss) and not open_path
     if loss.name == "absolute" and not fast:
         raise ValueError("the absolute loss is not differentiable: use the fast path (open_path=False)")
-    if fast:
-        raw = _core.erm_solve(sample.x, sample.y, loss.name, w0, param=loss.param, lam=lam, q=q,
-                              seed=seed, n_threads=n_threads, **opts)  # type: ignore[arg-type]
-        return _result(sample, raw, "rust")
-    if w0.shape != (d,):
-        raise ValueError(f"`init` has shape {w0.shape}, expected ({d},)")
-    return _result(sample, _open_path(sample, loss, lam, q, w0, opts, seed, n_threads), "python")
+    with progress_bar(progress, total=2, desc="erm", unit="stage") as bar:
+        w0 = _start(sample, loss, lam, q, init, opts, seed, n_threads, open_path)
+        bar.update(1)
+        if fast:
+            raw = _core.erm_solve(sample.x, sample.y, loss.name, w0, param=loss.param, lam=lam,
+                                  q=q, seed=seed, n_threads=n_threads,
+                                  **opts)  # type: ignore[arg-type]
+            bar.update(1)
+            return _result(sample, raw, "rust")
+        if w0.shape != (d,):
+            raise ValueError(f"`init` has shape {w0.shape}, expected ({d},)")
+        out = _open_path(sample, loss, lam, q, w0, opts, seed, n_threads)
+        bar.update(1)
+    return _result(sample, out, "python")
 
 
 def _start(sample, loss, lam, q, init, opts, seed, n_threads, open_path) -> np.ndarray:
