@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from hdcore import sweep
 from hdcore.studies import get_study, list_studies
-from hdcore.studies.quadratic_erm import GD_LAM, KAPPA, NOISE
+from hdcore.studies.quadratic_erm import GD_LAM, KAPPA, LAM_SMALL, NOISE
 from hdcore.theory import quadratic_erm, quadratic_erm_thresholds
 from hdcore.models import MatrixSensing, Wishart
 
@@ -32,7 +32,7 @@ def theory(study):
 def runs(study):
     grid = [{"panel": "noisy", "noise": NOISE, "lam": GD_LAM, "alpha": 0.45, "d": 40,
              "fista": True, "gd": True},
-            {"panel": "noiseless", "noise": 0.0, "lam": 0.0, "alpha": 0.6, "d": 24}]
+            {"panel": "noiseless", "noise": 0.0, "lam": LAM_SMALL, "alpha": 0.6, "d": 40}]
     return sweep(study.simulate, grid, seeds=2, progress=False)
 
 
@@ -69,7 +69,7 @@ def test_simulation_lands_on_the_theory(runs):
     # GD at width d reaches the optimum, at width d/8 (below the rank ~ d/2) it does not
     np.testing.assert_allclose(noisy.gd_wide, noisy.test_error, rtol=0.02)
     assert (noisy.gd_narrow > 1.5 * noisy.test_error).all()
-    # above alpha_SR the noiseless lam -> 0+ continuation recovers S* (test error ~ 0)
+    # above alpha_SR the noiseless lam -> 0+ minimiser recovers S* (test error ~ 0)
     assert (runs[runs.panel == "noiseless"].test_error < 1e-2).all()
 
 

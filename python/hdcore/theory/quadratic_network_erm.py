@@ -258,7 +258,10 @@ class QuadraticERMFixedPoint(Result):
     train_error : float
         ``lim (1/n) sum_mu (y_mu - Tr(X_mu S_hat)/sqrt(d))^2``.
     rank_fraction : float
-        ``rank(S_hat)/d``: the smallest student width ratio that reaches this minimiser.
+        ``rank(S_hat)/d``: the smallest student width ratio that reaches this minimiser. At
+        ``lam = 0`` with exact recovery it is the rank ``min(kappa, 1)`` of ``S*``; the limit of
+        the rank fraction as ``lam -> 0+`` is larger there (small eigenvalues that vanish with
+        ``lam``; docs/quadratic_erm.md).
     sigma2 : float
         Variance of the effective noise of ``Y = S* + sigma Z``.
     theta : float
