@@ -49,6 +49,9 @@ class NuclearNormGampResult(Result):
         Final estimate of ``S`` (spectral units).
     mse : float
         Its error ``||S_hat - S*||_F^2 / d``.
+    test_error : float
+        ``E (<A, S*> - <A, S_hat>)^2 = 2 mse`` for a fresh sensing matrix (the test error of the
+        network without label noise, sensing units).
     train_error : float
         Mean squared residual ``mean_mu (y_mu - A_mu(S_hat))^2``.
     rank_fraction : float
@@ -74,6 +77,7 @@ class NuclearNormGampResult(Result):
 
     estimate: np.ndarray = field(repr=False)
     mse: float
+    test_error: float
     train_error: float
     rank_fraction: float
     objective: float
@@ -232,7 +236,8 @@ def nuclear_norm_gamp(sample: MatrixSensingSample, *, lam: float, psd: bool = Tr
     values = np.linalg.eigvalsh(0.5 * (est + est.T))
     delta = np.asarray(raw["delta_eff"], dtype=float)
     return NuclearNormGampResult(
-        estimate=est, mse=sample.error(est), train_error=float(np.mean(res**2)),
+        estimate=est, mse=sample.error(est), test_error=2.0 * sample.error(est),
+        train_error=float(np.mean(res**2)),
         rank_fraction=rank_fraction(values), objective=nuclear_objective(res, values, lam, psd),
         mse_trace=np.asarray(raw["mse"], dtype=float), theta=lam * (2.0 / d) * delta,
         variance=np.asarray(raw["variance"], dtype=float),
