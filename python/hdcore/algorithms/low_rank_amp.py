@@ -110,12 +110,37 @@ def spherical_denoiser(b: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]
     """ML / spherical denoiser: ``sqrt(N) b/|b|`` and the diagonal of its Jacobian,
     ``sqrt(N)/|b| (1 - b_i^2/|b|^2)`` (``a`` is unused: the projection ignores the precision).
 
+    Parameters
+    ----------
+    b : array_like
+        The field, a real vector of length ``N``.
+    a : float
+        The precision (unused).
+
+    Returns
+    -------
+    mean : ndarray
+        ``sqrt(N) b/|b|`` (zeros if ``b = 0``).
+    variance : ndarray
+        The diagonal of its Jacobian (zeros if ``b = 0``).
+
     Raises
     ------
     TypeError
         If `b` is not a real numeric array.
     ValueError
         If `b` is not one-dimensional or not finite.
+
+    Examples
+    --------
+    >>> mean, var = spherical_denoiser([3.0, 4.0], 1.0)
+    >>> mean.round(6).tolist(), round(float(mean @ mean), 12)  # on the sphere of radius sqrt(N)
+    ([0.848528, 1.131371], 2.0)
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
     """
     try:
         b = np.asarray(b, dtype=np.float64)

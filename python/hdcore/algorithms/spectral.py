@@ -62,6 +62,36 @@ def pca(sample, *, k: int = 1, seed=0, tol: float = 1e-10, n_threads: int | None
         Number of eigenvalues returned.
     seed : int or Generator
         Seed of the Lanczos start vector.
+    tol : float
+        Relative residual tolerance of the Ritz pairs, ``> 0``.
+    n_threads : int, optional
+        Threads (default ``HDCORE_NUM_THREADS`` or all cores).
+
+    Returns
+    -------
+    PCAResult
+        Top eigenvalues, the rescaled top eigenvector and its overlap with the spike.
+
+    Raises
+    ------
+    TypeError
+        ``sample`` is neither a ``SpikedWignerSample`` nor a ``SpikedWishartSample``, or ``k``
+        is not an integer.
+    ValueError
+        ``k < 1`` or ``tol <= 0``.
+
+    Examples
+    --------
+    >>> import hdcore
+    >>> model = hdcore.models.SpikedWigner(n=200, snr=3.0)
+    >>> res = hdcore.algorithms.pca(model.sample(seed=0))
+    >>> abs(res.cosine2 - hdcore.theory.bbp(model).cosine2) < 0.1  # BBP: 1 - 1/snr^2
+    True
+
+    References
+    ----------
+    Baik, Ben Arous & Peche, Ann. Probab. 33 (2005). Benaych-Georges & Nadakuditi, Adv. Math. 227
+    (2011) (the BBP limits of :func:`hdcore.theory.bbp`).
     """
     raise TypeError(f"pca does not know samples of type {type(sample).__name__}")
 

@@ -58,6 +58,42 @@ def eigh(a, *, vectors: bool = True, n_threads: int | None = None):
     naming ``a``; within the tolerance the upper triangle (``a[i, j]``, ``j >= i``) is used.
     Unlike :func:`numpy.linalg.eigh`, a non-symmetric matrix is never silently
     decomposed through one of its triangles (symmetrise it with ``(a + a.T) / 2``).
+
+    Parameters
+    ----------
+    a : array_like
+        A finite, symmetric ``d x d`` matrix.
+    vectors : bool
+        Also compute the eigenvectors.
+    n_threads : int, optional
+        Threads (default ``HDCORE_NUM_THREADS`` or all cores).
+
+    Returns
+    -------
+    values : ndarray
+        The ``d`` eigenvalues, ascending.
+    vectors : ndarray or None
+        The eigenvectors as columns (``d x d``), or None with ``vectors=False``.
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not array-like of floats.
+    ValueError
+        ``a`` is not two-dimensional, not square, not finite or not symmetric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values, vecs = eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+    >>> values.round(12).tolist(), bool(np.allclose(vecs.T @ vecs, np.eye(2)))
+    ([1.0, 3.0], True)
+
+    References
+    ----------
+    Bun, Allez, Bouchaud & Potters, "Rotational invariant estimator for general noisy matrices",
+    IEEE Trans. Inf. Theory 62 (2016). Troiani, Erba, Krzakala, Maillard & Zdeborova, "Optimal
+    denoising of rotationally invariant rectangular matrices", arXiv:2203.07752 (2022).
     """
     a = _matrix(a, "a")
     if a.shape[0] != a.shape[1]:
@@ -66,7 +102,47 @@ def eigh(a, *, vectors: bool = True, n_threads: int | None = None):
 
 
 def svd(a, *, vectors: bool = True, n_threads: int | None = None):
-    """Thin SVD ``(U, s, V)`` with ``a = U diag(s) V^T`` and ``s`` descending (Rust/faer)."""
+    """Thin SVD ``(U, s, V)`` with ``a = U diag(s) V^T`` and ``s`` descending (Rust/faer).
+
+    Parameters
+    ----------
+    a : array_like
+        A finite ``rows x cols`` matrix.
+    vectors : bool
+        Also compute the singular vectors.
+    n_threads : int, optional
+        Threads (default ``HDCORE_NUM_THREADS`` or all cores).
+
+    Returns
+    -------
+    U : ndarray or None
+        Left singular vectors (``rows x min(rows, cols)``), None with ``vectors=False``.
+    s : ndarray
+        Singular values, descending.
+    V : ndarray or None
+        Right singular vectors (``cols x min(rows, cols)``), None with ``vectors=False``.
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not array-like of floats.
+    ValueError
+        ``a`` is not two-dimensional or not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]])
+    >>> u, s, v = svd(a)
+    >>> s.tolist(), bool(np.allclose(u @ np.diag(s) @ v.T, a))
+    ([4.0, 3.0], True)
+
+    References
+    ----------
+    Bun, Allez, Bouchaud & Potters, "Rotational invariant estimator for general noisy matrices",
+    IEEE Trans. Inf. Theory 62 (2016). Troiani, Erba, Krzakala, Maillard & Zdeborova, "Optimal
+    denoising of rotationally invariant rectangular matrices", arXiv:2203.07752 (2022).
+    """
     return _core.svd(_matrix(a, "a"), bool(vectors), n_threads)
 
 
@@ -76,6 +152,40 @@ def empirical_stieltjes(eigenvalues, z, *, symmetrised: bool = False,
 
     With ``symmetrised=True`` the ``lambda_j >= 0`` are singular values and the measure is
     ``(1/2n) sum_j (delta_{lambda_j} + delta_{-lambda_j})``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like
+        The ``n`` eigenvalues (or singular values), a finite vector.
+    z : complex or array_like
+        Evaluation points (any shape; real values are taken as they are, not as ``x + i0``).
+    symmetrised : bool
+        Use the symmetrised measure of singular values.
+    n_threads : int, optional
+        Threads (default ``HDCORE_NUM_THREADS`` or all cores).
+
+    Returns
+    -------
+    ndarray
+        ``g_n(z)``, complex, with the shape of ``z``.
+
+    Raises
+    ------
+    TypeError
+        ``eigenvalues`` is not array-like of floats.
+    ValueError
+        ``eigenvalues`` is not one-dimensional or not finite, or ``z`` contains NaN or infinity.
+
+    Examples
+    --------
+    >>> complex(empirical_stieltjes([1.0, -1.0], 2.0))  # (1/2)(1/(2 - 1) + 1/(2 + 1))
+    (0.6666666666666666+0j)
+
+    References
+    ----------
+    Bun, Allez, Bouchaud & Potters, "Rotational invariant estimator for general noisy matrices",
+    IEEE Trans. Inf. Theory 62 (2016). Troiani, Erba, Krzakala, Maillard & Zdeborova, "Optimal
+    denoising of rotationally invariant rectangular matrices", arXiv:2203.07752 (2022).
     """
     e = as_array(eigenvalues, "eigenvalues", ndim=1)
     zz = np.asarray(z, dtype=complex)

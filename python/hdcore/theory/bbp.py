@@ -50,7 +50,39 @@ class BBP(Result):
 
 def bbp(model) -> BBP:
     """BBP prediction for :class:`~hdcore.models.SpikedWigner` or
-    :class:`~hdcore.models.SpikedWishart` (the prior does not matter, only ``E x^2 = 1``)."""
+    :class:`~hdcore.models.SpikedWishart` (the prior does not matter, only ``E x^2 = 1``).
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The spiked model; only ``snr`` (Wigner) or ``alpha`` and ``beta`` (covariance) matter.
+
+    Returns
+    -------
+    BBP
+        Threshold (``1`` for Wigner, ``sqrt(1/alpha)`` for the covariance), limits of the top
+        eigenvalue and of the squared cosine, and the bulk edge.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is neither a ``SpikedWigner`` nor a ``SpikedWishart``.
+
+    Examples
+    --------
+    >>> import hdcore
+    >>> hdcore.theory.bbp(hdcore.models.SpikedWigner(n=10, snr=2.0))
+    BBP(threshold=1, top_eigenvalue=2.5, bulk_edge=2, cosine2=0.75)
+    >>> hdcore.theory.bbp(hdcore.models.SpikedWishart(d=10, alpha=4.0, beta=0.25)).cosine2
+    0.0
+
+    References
+    ----------
+    Baik, Ben Arous & Peche, "Phase transition of the largest eigenvalue for nonnull complex
+    sample covariance matrices", Ann. Probab. 33 (2005). Benaych-Georges & Nadakuditi, "The
+    eigenvalues and eigenvectors of finite, low rank perturbations of large random matrices",
+    Adv. Math. 227 (2011).
+    """
     if isinstance(model, SpikedWigner):
         s = model.snr
         if s > 1:

@@ -259,7 +259,36 @@ def lasso_fixed_point(alpha: float, prior="gauss_bernoulli(0.1)", *, lam1: float
 
 def donoho_tanner_rho(delta: float) -> float:
     """``rho_DT(delta)``: largest ``k/n`` at undersampling ``delta = n/d`` for which l1
-    minimisation recovers a sparse vector with symmetric signs (module docs)."""
+    minimisation recovers a sparse vector with symmetric signs (module docs).
+
+    Parameters
+    ----------
+    delta : float
+        Undersampling ratio ``n/d`` in ``(0, 1]``.
+
+    Returns
+    -------
+    float
+        ``rho_DT(delta)``.
+
+    Raises
+    ------
+    TypeError
+        ``delta`` is not a real number.
+    ValueError
+        ``delta`` outside ``(0, 1]`` or not finite.
+
+    Examples
+    --------
+    >>> round(donoho_tanner_rho(0.5), 4)
+    0.3857
+
+    References
+    ----------
+    Donoho & Tanner, "Counting faces of randomly projected polytopes when the projection radically
+    lowers dimension", J. Amer. Math. Soc. 22 (2009). Donoho, Maleki & Montanari,
+    "Message-passing algorithms for compressed sensing", PNAS 106 (2009), arXiv:0907.3574.
+    """
     delta = check_real(delta, "delta", min=0.0, max=1.0, min_inclusive=False)
 
     def neg(z):
@@ -272,7 +301,37 @@ def donoho_tanner_rho(delta: float) -> float:
 
 def donoho_tanner_alpha(rho: float) -> float:
     """Critical ``alpha = n/d`` of basis pursuit for a teacher with a fraction ``rho`` of
-    non-zeros: the root of ``rho/alpha = rho_DT(alpha)``."""
+    non-zeros: the root of ``rho/alpha = rho_DT(alpha)``.
+
+    Parameters
+    ----------
+    rho : float
+        Fraction of non-zero entries of the teacher, in ``(0, 1)``.
+
+    Returns
+    -------
+    float
+        The critical ``alpha`` in ``(rho, 1)``.
+
+    Raises
+    ------
+    TypeError
+        ``rho`` is not a real number.
+    ValueError
+        ``rho`` outside ``(0, 1)`` or not finite.
+
+    Examples
+    --------
+    >>> a = donoho_tanner_alpha(0.1)
+    >>> abs(0.1 / a - donoho_tanner_rho(a)) < 1e-9
+    True
+
+    References
+    ----------
+    Donoho & Tanner, "Counting faces of randomly projected polytopes when the projection radically
+    lowers dimension", J. Amer. Math. Soc. 22 (2009). Donoho, Maleki & Montanari,
+    "Message-passing algorithms for compressed sensing", PNAS 106 (2009), arXiv:0907.3574.
+    """
     rho = check_real(rho, "rho", min=0.0, max=1.0, min_inclusive=False, max_inclusive=False)
     return float(brentq(lambda a: rho / a - donoho_tanner_rho(a), rho * (1 + 1e-9), 1 - 1e-9,
                         xtol=1e-12))

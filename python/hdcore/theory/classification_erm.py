@@ -319,6 +319,11 @@ def max_margin(model: BinaryClassification) -> dict:
     """Normalised margin ``kappa`` and overlap ``R`` of the max-margin classifier at the model's
     ``alpha`` (module docs): ``kappa`` is the root of ``min_R G(kappa, R) = 1/alpha``.
 
+    Parameters
+    ----------
+    model : BinaryClassification
+        The model at its ``alpha`` (``teacher``, ``beta`` and ``flip`` set the labels).
+
     Returns
     -------
     dict
@@ -330,6 +335,23 @@ def max_margin(model: BinaryClassification) -> dict:
     ValueError
         The data are not separable at this ``alpha`` (``alpha`` above
         :func:`separability_threshold`).
+    TypeError
+        ``model`` is not a ``BinaryClassification``.
+
+    Examples
+    --------
+    >>> from hdcore.models import BinaryClassification
+    >>> mm = max_margin(BinaryClassification(d=10, alpha=1.0))
+    >>> 0 < mm["kappa"] and 0 < mm["R"] < 1 and 0 < mm["generalisation_error"] < 0.5
+    True
+
+    References
+    ----------
+    Aubin, Krzakala, Lu & Zdeborova, "Generalization error in high-dimensional perceptrons:
+    approaching Bayes error with convex optimization", NeurIPS 2020, arXiv:2006.06560.
+    Gardner, "The space of interactions in neural network models", J. Phys. A 21 (1988).
+    Candes & Sur, "The phase transition for the existence of the maximum likelihood estimate in
+    high-dimensional logistic regression", Ann. Statist. 48 (2020), arXiv:1804.09753.
     """
     check_instance(model, "model", BinaryClassification)
     a = model.alpha
@@ -354,7 +376,39 @@ def max_margin(model: BinaryClassification) -> dict:
 def separability_threshold(model: BinaryClassification) -> float:
     """``alpha`` above which the data are a.s. not linearly separable: ``1/h`` with
     ``h = min_t E[(g - t y z)_+^2]`` (Candes & Sur 2020, Thm. 1; ``inf`` for a noiseless sign
-    teacher, 2 for random labels). Only ``teacher``, ``beta`` and ``flip`` of ``model`` matter."""
+    teacher, 2 for random labels). Only ``teacher``, ``beta`` and ``flip`` of ``model`` matter.
+
+    Parameters
+    ----------
+    model : BinaryClassification
+        The model (its ``alpha`` is ignored).
+
+    Returns
+    -------
+    float
+        The threshold ``alpha`` (``inf`` for a noiseless sign teacher).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``BinaryClassification``.
+
+    Examples
+    --------
+    >>> from hdcore.models import BinaryClassification
+    >>> round(separability_threshold(BinaryClassification(d=10, alpha=1.0, flip=0.5)), 6)
+    2.0
+    >>> separability_threshold(BinaryClassification(d=10, alpha=1.0))
+    inf
+
+    References
+    ----------
+    Aubin, Krzakala, Lu & Zdeborova, "Generalization error in high-dimensional perceptrons:
+    approaching Bayes error with convex optimization", NeurIPS 2020, arXiv:2006.06560.
+    Gardner, "The space of interactions in neural network models", J. Phys. A 21 (1988).
+    Candes & Sur, "The phase transition for the existence of the maximum likelihood estimate in
+    high-dimensional logistic regression", Ann. Statist. 48 (2020), arXiv:1804.09753.
+    """
     check_instance(model, "model", BinaryClassification)
     if model.teacher == "sign" and model.flip == 0:
         return math.inf  # y z = |z| >= 0: the infimum 0 is approached as t -> infinity
@@ -365,7 +419,40 @@ def separability_threshold(model: BinaryClassification) -> float:
 
 def gardner_capacity(kappa: float) -> float:
     """Gardner's capacity for random labels, ``alpha_c(kappa) = 1/E[(kappa + g)_+^2]``
-    (closed form ``E[(kappa + g)_+^2] = (1 + kappa^2) Phi(kappa) + kappa phi(kappa)``)."""
+    (closed form ``E[(kappa + g)_+^2] = (1 + kappa^2) Phi(kappa) + kappa phi(kappa)``).
+
+    Parameters
+    ----------
+    kappa : float
+        Margin, ``>= 0``.
+
+    Returns
+    -------
+    float
+        ``alpha_c(kappa)`` (a NumPy float).
+
+    Raises
+    ------
+    TypeError
+        ``kappa`` is not a real number.
+    ValueError
+        ``kappa < 0`` or not finite.
+
+    Examples
+    --------
+    >>> float(gardner_capacity(0.0))  # Cover's 2
+    2.0
+    >>> bool(gardner_capacity(1.0) < 1)
+    True
+
+    References
+    ----------
+    Aubin, Krzakala, Lu & Zdeborova, "Generalization error in high-dimensional perceptrons:
+    approaching Bayes error with convex optimization", NeurIPS 2020, arXiv:2006.06560.
+    Gardner, "The space of interactions in neural network models", J. Phys. A 21 (1988).
+    Candes & Sur, "The phase transition for the existence of the maximum likelihood estimate in
+    high-dimensional logistic regression", Ann. Statist. 48 (2020), arXiv:1804.09753.
+    """
     kappa = check_real(kappa, "kappa", min=0.0)
     e = (1 + kappa * kappa) * ndtr(kappa) + kappa * math.exp(-0.5 * kappa * kappa) / _SQ2PI
     return 1.0 / e

@@ -313,6 +313,39 @@ def ridge_closed_form(model: ContaminatedRegression, lam: float, teacher_norm: f
     with ``I_q = S/(1+V)^2``, ``I_V = 1/(1+V)``; at ``lam = 0`` it gives the least-squares error
     ``Delta_eff/(alpha - 1)``). Valid for ``kappa < 1``
     (``lam > -(sqrt(alpha) - 1)^2`` when ``alpha > 1``). Returns ``m, q, V, replicon``.
+
+    Parameters
+    ----------
+    model : ContaminatedRegression
+        The model (``alpha`` and the mixture ``components`` matter).
+    lam : float
+        Ridge penalty (any sign; ``0``: least squares, finite for ``alpha > 1``).
+    teacher_norm : float
+        ``rho = ||theta*||^2/d``.
+
+    Returns
+    -------
+    dict
+        ``m``, ``q``, ``V`` and ``replicon`` (``kappa``); all NaN where the branch does not
+        exist (complex root, ``V <= 0`` or infinite).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``ContaminatedRegression``.
+
+    Examples
+    --------
+    >>> from hdcore.models import ContaminatedRegression
+    >>> model = ContaminatedRegression(d=100, alpha=2.0, eps=0.0, delta_in=0.0, delta_out=1.0)
+    >>> ridge_closed_form(model, 0.0)  # least squares: V = 1/(alpha - 1)
+    {'m': 1.0, 'q': 1.0, 'V': 1.0, 'replicon': 0.5}
+
+    References
+    ----------
+    Vilucchio, Dandi, Pirio Rossignol, Gerbelot & Krzakala, "Asymptotics of non-convex
+    generalized linear models in high-dimensions: a proof of the replica formula",
+    arXiv:2502.20003 (2025).
     """
     check_instance(model, "model", ContaminatedRegression)
     a, rho = model.alpha, teacher_norm

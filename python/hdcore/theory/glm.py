@@ -175,6 +175,37 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
         points do not change).
     se_options : dict, optional
         Quadrature settings passed to :meth:`~hdcore.ingredients.channels.Channel.se_points`.
+
+    Returns
+    -------
+    GLMStateEvolution
+        Iterates ``Q^t`` and ``Qhat^t``, overlaps, the free entropy at the last iterate and the
+        convergence flag.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``MultiIndex``, or ``n_iter`` / ``damping`` / ``tol`` have the wrong
+        type.
+    ValueError
+        ``n_iter < 0``, ``damping`` outside ``[0, 1)``, ``tol < 0``, an unknown ``init`` string
+        or an ``init`` matrix that is not a finite ``p x p`` array.
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> se = gamp_state_evolution(MultiIndex(d=10, alpha=2.0, p=1, link="sign"))
+    >>> se.converged and 0 < se.mse < 1
+    True
+
+    References
+    ----------
+    Aubin, Maillard, Barbier, Krzakala, Macris & Zdeborova, "The committee machine: computational
+    to statistical gaps in learning a two-layers neural network", NeurIPS 2018, arXiv:1806.05451.
+    Barbier, Krzakala, Macris, Miolane & Zdeborova, "Optimal errors and phase transitions in
+    high-dimensional generalized linear models", PNAS 116 (2019), arXiv:1708.03395. Troiani,
+    Dandi, Defilippis, Zdeborova, Loureiro & Krzakala, "Fundamental computational limits of weak
+    learnability in high-dimensional multi-index models", arXiv:2405.15480 (2024).
     """
     if not isinstance(model, MultiIndex):
         raise TypeError(f"expected a MultiIndex model, got {type(model).__name__}")
@@ -204,7 +235,39 @@ def state_evolution(model, **kwargs):
     :func:`gamp_state_evolution` for a :class:`~hdcore.models.MultiIndex`, else
     :func:`hdcore.theory.matrix_tensor.matrix_tensor_state_evolution` for a
     :class:`~hdcore.models.SpikedMatrixTensor`, else
-    :func:`hdcore.theory.low_rank.state_evolution` (spiked models)."""
+    :func:`hdcore.theory.low_rank.state_evolution` (spiked models).
+
+    Parameters
+    ----------
+    model : MultiIndex, SpikedMatrixTensor, SpikedWigner or SpikedWishart
+        The model (``n -> infinity`` limit).
+    **kwargs
+        Passed to the state evolution chosen (``n_iter``, ``init``, ``tol``, ``damping``, ...).
+
+    Returns
+    -------
+    GLMStateEvolution, MatrixTensorSE or StateEvolution
+        The result of the function dispatched to.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is of none of these types, or an argument has the wrong type (raised by the
+        function dispatched to).
+    ValueError
+        An invalid setting (raised by the function dispatched to).
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner
+    >>> round(state_evolution(SpikedWigner(n=10, snr=2.0, prior="gaussian")).fixed_point, 6)
+    0.75
+
+    References
+    ----------
+    See :func:`gamp_state_evolution`, :func:`hdcore.theory.matrix_tensor_state_evolution` and
+    :func:`hdcore.theory.low_rank.state_evolution`.
+    """
     if isinstance(model, MultiIndex):
         return gamp_state_evolution(model, **kwargs)
     if isinstance(model, SpikedMatrixTensor):
@@ -215,7 +278,48 @@ def state_evolution(model, **kwargs):
 def glm_free_entropy(model: MultiIndex, q, *, se_options: dict | None = None) -> float:
     """Replica-symmetric free entropy ``Phi(Q, Qhat(Q))`` (module docs) at overlap ``Q``
     (``p x p``, or a number for ``p = 1``); at state-evolution fixed points it is the
-    free entropy of that branch."""
+    free entropy of that branch.
+
+    Parameters
+    ----------
+    model : MultiIndex
+        The model (``alpha``, channel and prior matter).
+    q : float or array_like
+        The overlap ``Q`` (a finite ``p x p`` matrix, or a number for ``p = 1``), or
+        ``"uninformative"`` / ``"informative"`` (``1e-6 I``, ``(1 - 1e-6) I``); it is clipped to
+        the PSD matrices below ``I``.
+    se_options : dict, optional
+        Quadrature settings passed to :meth:`~hdcore.ingredients.channels.Channel.se_points`.
+
+    Returns
+    -------
+    float
+        ``Phi(Q, Qhat(Q))``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``MultiIndex``.
+    ValueError
+        ``q`` is not a finite ``p x p`` matrix or a known start name.
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> model = MultiIndex(d=10, alpha=2.0, p=1, link="sign")
+    >>> se = gamp_state_evolution(model)
+    >>> abs(glm_free_entropy(model, se.fixed_point) - se.free_entropy) < 1e-6
+    True
+
+    References
+    ----------
+    Aubin, Maillard, Barbier, Krzakala, Macris & Zdeborova, "The committee machine: computational
+    to statistical gaps in learning a two-layers neural network", NeurIPS 2018, arXiv:1806.05451.
+    Barbier, Krzakala, Macris, Miolane & Zdeborova, "Optimal errors and phase transitions in
+    high-dimensional generalized linear models", PNAS 116 (2019), arXiv:1708.03395. Troiani,
+    Dandi, Defilippis, Zdeborova, Loureiro & Krzakala, "Fundamental computational limits of weak
+    learnability in high-dimensional multi-index models", arXiv:2405.15480 (2024).
+    """
     check_instance(model, "model", MultiIndex)
     q = _start(model, q)
     qhat, psi_out = _output_side(model, q, dict(se_options or {}))
@@ -267,7 +371,42 @@ class GAMPFixedPoints(Result):
 
 def gamp_fixed_points(model: MultiIndex, **kwargs) -> GAMPFixedPoints:
     """Fixed points of :func:`gamp_state_evolution` from both starts, with free entropies
-    (keyword arguments are passed on)."""
+    (keyword arguments are passed on).
+
+    Parameters
+    ----------
+    model : MultiIndex
+        The model.
+    **kwargs
+        Passed to :func:`gamp_state_evolution` (``n_iter``, ``tol``, ``damping``,
+        ``se_options``; not ``init``).
+
+    Returns
+    -------
+    GAMPFixedPoints
+        ``Q`` from both starts and their free entropies.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gamp_state_evolution` (``model`` not a ``MultiIndex``, invalid settings).
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> fp = gamp_fixed_points(MultiIndex(d=10, alpha=0.3, p=1, link="sign"))
+    >>> fp.hard_phase, 0 < fp.overlap_bayes_optimal < 1
+    (False, True)
+
+    References
+    ----------
+    Aubin, Maillard, Barbier, Krzakala, Macris & Zdeborova, "The committee machine: computational
+    to statistical gaps in learning a two-layers neural network", NeurIPS 2018, arXiv:1806.05451.
+    Barbier, Krzakala, Macris, Miolane & Zdeborova, "Optimal errors and phase transitions in
+    high-dimensional generalized linear models", PNAS 116 (2019), arXiv:1708.03395. Troiani,
+    Dandi, Defilippis, Zdeborova, Loureiro & Krzakala, "Fundamental computational limits of weak
+    learnability in high-dimensional multi-index models", arXiv:2405.15480 (2024).
+    """
     lo = gamp_state_evolution(model, init="uninformative", **kwargs)
     hi = gamp_state_evolution(model, init="informative", **kwargs)
     return GAMPFixedPoints(uninformative=lo.fixed_point, informative=hi.fixed_point,
@@ -286,6 +425,48 @@ def glm_thresholds(model: MultiIndex, *, lower: float, upper: float, xtol: float
     For the binary perceptron (Rademacher prior, sign link) this gives 1.2447 and 1.4926
     (Gyorgyi 1990 reports 1.245; Barbier et al. 2019 quote 1.249 and 1.493; an independent
     ``scipy.integrate`` evaluation of the same free entropy gives 1.24468, see the tests).
+
+    Parameters
+    ----------
+    model : MultiIndex
+        The model (its ``alpha`` is replaced by the bisection points).
+    lower, upper : float
+        Bracket in ``alpha``, ``0 < lower < upper``; it must contain both transitions.
+    xtol : float
+        Bisection tolerance in ``alpha``, ``> 0``.
+    gap : float
+        The branches count as merged when their overlaps differ by less than ``gap``.
+    **kwargs
+        Passed to :func:`gamp_fixed_points`.
+
+    Returns
+    -------
+    tuple of float
+        ``(alpha_it, alpha_alg)``.
+
+    Raises
+    ------
+    TypeError
+        ``lower``, ``upper`` or ``xtol`` is not a real number.
+    ValueError
+        ``lower <= 0``, ``upper <= lower``, ``xtol <= 0``, or no transition in the bracket.
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> perceptron = MultiIndex(d=10, alpha=1.0, p=1, link="sign", prior="rademacher")
+    >>> a_it, a_alg = glm_thresholds(perceptron, lower=1.2, upper=1.6, xtol=0.1, tol=1e-6)
+    >>> 1.15 < a_it < 1.35 < 1.4 < a_alg < 1.6  # Barbier et al.: 1.249 and 1.493
+    True
+
+    References
+    ----------
+    Aubin, Maillard, Barbier, Krzakala, Macris & Zdeborova, "The committee machine: computational
+    to statistical gaps in learning a two-layers neural network", NeurIPS 2018, arXiv:1806.05451.
+    Barbier, Krzakala, Macris, Miolane & Zdeborova, "Optimal errors and phase transitions in
+    high-dimensional generalized linear models", PNAS 116 (2019), arXiv:1708.03395. Troiani,
+    Dandi, Defilippis, Zdeborova, Loureiro & Krzakala, "Fundamental computational limits of weak
+    learnability in high-dimensional multi-index models", arXiv:2405.15480 (2024).
     """
     lower = check_real(lower, "lower", min=0.0, min_inclusive=False)
     upper = check_real(upper, "upper", min=lower, min_inclusive=False)
@@ -382,6 +563,42 @@ def weak_recovery_threshold(model, *, n: int = 400) -> WeakRecovery:
     ``model`` is a :class:`~hdcore.models.MultiIndex` or a channel. Single index:
     ``1/alpha_c = E[(Var[z | y] - 1)^2]``; phase retrieval gives 1/2, ``||z||^2/p`` gives ``p/2``,
     ``z1/z2`` gives 1.
+
+    Parameters
+    ----------
+    model : MultiIndex or Channel
+        The model, or its channel (only the channel matters).
+    n : int
+        Quadrature nodes of the label law, ``>= 8``.
+
+    Returns
+    -------
+    WeakRecovery
+        ``alpha_c``, the spectrum ``nu`` of ``F``, its top eigenvector ``m1`` and the
+        ``trivial`` flag.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is neither a ``MultiIndex`` nor a ``Channel``, or ``n`` is not an integer.
+    ValueError
+        ``n < 8``.
+    NotImplementedError
+        The channel has no label quadrature and non-trivial directions.
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> wr = weak_recovery_threshold(MultiIndex(d=10, alpha=1.0, p=1, link="abs"), n=100)
+    >>> round(wr.alpha_c, 6), wr.trivial
+    (0.5, False)
+
+    References
+    ----------
+    Defilippis, Dandi, Mergny, Krzakala & Loureiro, "Optimal spectral transitions in
+    high-dimensional multi-index models", arXiv:2502.02545 (2025). Troiani et al.,
+    arXiv:2405.15480 (2024). Lu & Li, "Phase transitions of spectral initialization for
+    high-dimensional nonconvex estimation", arXiv:1702.06435 (2017).
     """
     ch = _channel_of(model)
     n = check_int(n, "n", min=8)
@@ -504,7 +721,45 @@ def spectral_prediction(model: MultiIndex, *, n: int = 400,
 
     ``clip`` floors the symmetric preprocessing at ``-clip``, as
     :func:`hdcore.algorithms.symmetric_spectral` does by default (``None``: the exact optimal
-    preprocessing, whose top eigenvalue is exactly 1 above ``alpha_c``)."""
+    preprocessing, whose top eigenvalue is exactly 1 above ``alpha_c``).
+
+    Parameters
+    ----------
+    model : MultiIndex
+        The model at its ``alpha``.
+    n : int
+        Quadrature nodes of the label law (as in :func:`weak_recovery_threshold`).
+    clip : float or None
+        Floor ``-clip`` of the symmetric preprocessing; ``None``: unclipped.
+
+    Returns
+    -------
+    SpectralPrediction
+        Bulk radius, outlier and overlaps of both spectral methods.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``MultiIndex``, or ``n`` is not an integer.
+    ValueError
+        ``n < 8``.
+
+    Examples
+    --------
+    >>> from hdcore.models import MultiIndex
+    >>> pred = spectral_prediction(MultiIndex(d=10, alpha=3.0, p=1, link="phase_retrieval"), n=100)
+    >>> round(pred.alpha_c, 6), round(pred.outlier, 6)  # alpha_c = 1/2 for phase retrieval
+    (0.5, 6.0)
+    >>> 0 < pred.overlap_asymmetric < pred.overlap_symmetric < 1
+    True
+
+    References
+    ----------
+    Defilippis, Dandi, Mergny, Krzakala & Loureiro, "Optimal spectral transitions in
+    high-dimensional multi-index models", arXiv:2502.02545 (2025). Troiani et al.,
+    arXiv:2405.15480 (2024). Lu & Li, "Phase transitions of spectral initialization for
+    high-dimensional nonconvex estimation", arXiv:1702.06435 (2017).
+    """
     if not isinstance(model, MultiIndex):
         raise TypeError(f"expected a MultiIndex model, got {type(model).__name__}")
     ch = model.channel

@@ -186,6 +186,31 @@ def state_evolution(model, *, n_iter: int = 2000, init="uninformative", tol: flo
     Returns
     -------
     StateEvolution
+        Overlaps ``m^t``, MSEs, latent overlaps (covariance) and convergence flag.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a spiked model, or ``n_iter`` / ``tol`` / ``damping`` / ``init`` have
+        the wrong type.
+    ValueError
+        ``n_iter < 0``, ``damping`` outside ``[0, 1)``, ``tol < 0``, or an unknown / negative
+        ``init``.
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner
+    >>> se = state_evolution(SpikedWigner(n=10, snr=2.0, prior="gaussian"))
+    >>> se.converged, round(se.fixed_point, 6)
+    (True, 0.75)
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
+    Lelarge & Miolane, "Fundamental limits of symmetric low-rank matrix estimation", Probab.
+    Theory Relat. Fields 173 (2019). Miolane, "Fundamental limits of low-rank matrix estimation:
+    the non-symmetric case", arXiv:1702.00473 (2017).
     """
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)
     res = solve(state_evolution_map(model, aux=True), _start(model, init), damping=damping, tol=tol,
@@ -236,7 +261,41 @@ def state_evolution_map(model, *, aux: bool = False):
 
 def free_entropy(model, overlap: float) -> float:
     """Replica-symmetric potential ``phi(m)`` (see the module docs); its maximiser over SE fixed
-    points is the Bayes-optimal overlap. ``phi(0) = 0`` for zero-mean priors."""
+    points is the Bayes-optimal overlap. ``phi(0) = 0`` for zero-mean priors.
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model (``n -> infinity`` limit).
+    overlap : float
+        The overlap ``m >= 0`` (``m_u`` for the spiked covariance, with ``m_v`` on the SE curve).
+
+    Returns
+    -------
+    float
+        ``phi(m)``.
+
+    Raises
+    ------
+    TypeError
+        ``overlap`` is not a real number, or ``model`` is not a spiked model.
+    ValueError
+        ``overlap`` is negative or not finite.
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner
+    >>> free_entropy(SpikedWigner(n=10, snr=2.0, prior="gaussian"), 0.0)
+    0.0
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
+    Lelarge & Miolane, "Fundamental limits of symmetric low-rank matrix estimation", Probab.
+    Theory Relat. Fields 173 (2019). Miolane, "Fundamental limits of low-rank matrix estimation:
+    the non-symmetric case", arXiv:1702.00473 (2017).
+    """
     overlap = check_real(overlap, "overlap", min=0.0)
     return float(_phi(model, overlap))
 
@@ -266,7 +325,39 @@ def _fixed_point(model, which: str) -> float:
 
 def fixed_points(model) -> FixedPoints:
     """SE fixed points reached from uninformative and informative starts, and their free
-    entropies (the map is monotone, so these are its smallest and largest stable fixed points)."""
+    entropies (the map is monotone, so these are its smallest and largest stable fixed points).
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model (``n -> infinity`` limit).
+
+    Returns
+    -------
+    FixedPoints
+        ``uninformative`` and ``informative`` overlaps and their free entropies
+        (:func:`free_entropy`); ``bayes_optimal`` is the one of largest free entropy.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is neither a ``SpikedWigner`` nor a ``SpikedWishart``.
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner
+    >>> fp = fixed_points(SpikedWigner(n=10, snr=2.0, prior="gaussian"))
+    >>> round(fp.bayes_optimal, 6), fp.hard_phase  # 1 - 1/snr^2 for a Gaussian prior
+    (0.75, False)
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
+    Lelarge & Miolane, "Fundamental limits of symmetric low-rank matrix estimation", Probab.
+    Theory Relat. Fields 173 (2019). Miolane, "Fundamental limits of low-rank matrix estimation:
+    the non-symmetric case", arXiv:1702.00473 (2017).
+    """
     check_instance(model, "model", (SpikedWigner, SpikedWishart))
     lo = _fixed_point(model, "uninformative")
     hi = _fixed_point(model, "informative")
@@ -277,7 +368,39 @@ def fixed_points(model) -> FixedPoints:
 def algorithmic_threshold(model) -> float:
     """Signal strength above which ``m = 0`` is linearly unstable for SE (AMP from a random
     start achieves weak recovery): ``snr = 1/E x^2`` (Wigner), ``beta = 1/(sqrt(alpha) E u^2)``
-    (covariance)."""
+    (covariance).
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model; its own signal strength is ignored (only the prior and ``alpha`` matter).
+
+    Returns
+    -------
+    float
+        The critical ``snr`` (Wigner) or ``beta`` (covariance).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is neither a ``SpikedWigner`` nor a ``SpikedWishart``.
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner, SpikedWishart
+    >>> algorithmic_threshold(SpikedWigner(n=10, snr=2.0, prior="rademacher"))
+    1.0
+    >>> algorithmic_threshold(SpikedWishart(d=10, alpha=4.0, beta=1.0))
+    0.5
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
+    Lelarge & Miolane, "Fundamental limits of symmetric low-rank matrix estimation", Probab.
+    Theory Relat. Fields 173 (2019). Miolane, "Fundamental limits of low-rank matrix estimation:
+    the non-symmetric case", arXiv:1702.00473 (2017).
+    """
     check_instance(model, "model", (SpikedWigner, SpikedWishart))
     slope = model.prior.overlap_slope()
     if isinstance(model, SpikedWigner):
@@ -294,6 +417,44 @@ def information_theoretic_threshold(model, *, lower: float | None = None,
     Located by bisection on "the informative fixed point has higher free entropy than the
     uninformative one", below the algorithmic threshold (when the transition is continuous,
     both thresholds coincide).
+
+    Parameters
+    ----------
+    model : SpikedWigner or SpikedWishart
+        The model; its own signal strength is ignored.
+    lower : float, optional
+        Lower end of the bisection bracket, ``>= 0`` (default ``0.05`` times
+        :func:`algorithmic_threshold`); returned as is if the informative branch already wins
+        there.
+    xtol : float
+        Bisection tolerance on the signal strength.
+
+    Returns
+    -------
+    float
+        The critical ``snr`` (Wigner) or ``beta`` (covariance); :func:`algorithmic_threshold`
+        when the transition is continuous.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a spiked model, or ``lower`` is not a real number.
+    ValueError
+        ``lower`` is negative or not finite.
+
+    Examples
+    --------
+    >>> from hdcore.models import SpikedWigner
+    >>> information_theoretic_threshold(SpikedWigner(n=10, snr=2.0, prior="rademacher"))
+    1.0
+
+    References
+    ----------
+    Lesieur, Krzakala & Zdeborova, "Constrained low-rank matrix estimation: phase transitions,
+    approximate message passing and applications", J. Stat. Mech. (2017), arXiv:1701.00858.
+    Lelarge & Miolane, "Fundamental limits of symmetric low-rank matrix estimation", Probab.
+    Theory Relat. Fields 173 (2019). Miolane, "Fundamental limits of low-rank matrix estimation:
+    the non-symmetric case", arXiv:1702.00473 (2017).
     """
     name = _strength(model)
     upper = algorithmic_threshold(model)

@@ -116,6 +116,34 @@ def perfect_recovery_threshold(model) -> float:
     * Product (BSR, ETB+24): ``min(1, r (d1 + d2 - r)/(d1 d2))`` with ``r`` capped at
       ``min(d1, d2)``; for ``d1 = beta D``, ``d2 = D``, ``r = rho D``:
       ``min(1, rho (1 + beta - rho)/beta)``.
+
+    Parameters
+    ----------
+    model : MatrixSensing, QuadraticNetwork or BilinearSequenceRegression
+        The model; only its prior (``kappa``, or ``rho`` and the aspect ratio) matters.
+
+    Returns
+    -------
+    float
+        ``alpha_PR``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a matrix-sensing model.
+
+    Examples
+    --------
+    >>> import hdcore
+    >>> perfect_recovery_threshold(hdcore.models.QuadraticNetwork(10, 0.5, 0.5))  # 1/2 - 1/8
+    0.375
+
+    References
+    ----------
+    Maillard, Troiani, Martin, Krzakala & Zdeborova, "Bayes-optimal learning of an extensive-width
+    neural network from quadratically many samples", arXiv:2408.03733 (2024) (MTM+24). Erba,
+    Troiani, Biggio, Maillard & Zdeborova, "Bilinear sequence regression", arXiv:2410.18858 (2024)
+    (ETB+24). Xu, Maillard, Zdeborova & Krzakala, arXiv:2503.14121 (2025).
     """
     m = as_sensing(model)
     prior = m._prior

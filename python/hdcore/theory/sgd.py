@@ -232,7 +232,49 @@ def population_loss_derivatives(model: SequenceSingleIndex, student, m: float, e
                                 loss: str = "squared", nodes: int | None = None,
                                 h: float = 1e-4) -> LossDerivatives:
     """Value, gradient ``(dR/dm, dR/de)`` and Hessian of :func:`population_loss` at ``(m, e)``
-    (``|m| < 1``)."""
+    (``|m| < 1``).
+
+    Parameters
+    ----------
+    model : SequenceSingleIndex
+        The teacher.
+    student : Student or str
+        A tied student (SSI, tied network or attention), or its name.
+    m : float
+        Semantic overlap, ``-1 < m < 1``.
+    e : float
+        Positional overlap, in ``[-1, 1]``.
+    loss : {"squared", "mse", "frobenius"}
+        Per-sample loss (as :func:`population_loss`).
+    nodes : int, optional
+        Gauss-Hermite nodes per axis (default: exact for polynomial models, else 12).
+    h : float
+        Step of the central difference of the gradient (Hessian).
+
+    Returns
+    -------
+    LossDerivatives
+        ``value``, ``gradient`` (2,) and symmetrised ``hessian`` (2, 2) in ``(m, e)``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``SequenceSingleIndex``, ``student`` is not a student or a name,
+        or ``m`` / ``e`` is not a real number.
+    ValueError
+        An unknown ``student`` or ``loss`` name, ``|m| >= 1`` or ``|e| > 1``.
+
+    Examples
+    --------
+    >>> from hdcore.models import SequenceSingleIndex
+    >>> der = population_loss_derivatives(SequenceSingleIndex(d=10, L=2, target="z1z2"), "ssi", 0.5)
+    >>> der.gradient.round(6).tolist(), der.hessian.shape
+    ([-1.0, 0.0], (2, 2))
+
+    References
+    ----------
+    Arnaboldi, Loureiro, Stephan, Krzakala & Zdeborova, arXiv:2506.02651 (2025), Secs. 3-4.
+    """
     student, rule = _prepare(model, student, loss, nodes)
     m = check_real(m, "m", min=-1.0, max=1.0, min_inclusive=False, max_inclusive=False)
     e = check_real(e, "e", min=-1.0, max=1.0)
@@ -480,6 +522,33 @@ def sequence_information_exponent(model: SequenceSingleIndex, student=None, *,
         ``z + s e`` (positional encoding can lower the exponent).
     nodes : int, optional
         Gauss-Hermite nodes per axis (default exact for polynomials of degree <= 2 max_degree).
+    tol : float
+        Shells with sums of absolute value ``<= tol`` count as zero.
+
+    Returns
+    -------
+    SIE
+        ``teacher`` and ``pair`` exponents and the shell sums.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``SequenceSingleIndex``, ``student`` not a student or a name, or
+        ``max_degree`` / ``nodes`` not an integer.
+    ValueError
+        ``max_degree < 1``, ``nodes < 1``, an unknown or untied ``student``, or
+        ``nodes**L`` above the quadrature budget.
+
+    Examples
+    --------
+    >>> from hdcore.models import SequenceSingleIndex
+    >>> sie = sequence_information_exponent(SequenceSingleIndex(d=10, L=2, target="z1z2"))
+    >>> sie.teacher, sie.pair  # z1 z2 = He_(1,1): the first non-zero shell is 2
+    (2, 2)
+
+    References
+    ----------
+    Arnaboldi, Loureiro, Stephan, Krzakala & Zdeborova, arXiv:2506.02651 (2025), Secs. 3-4.
     """
     if not isinstance(model, SequenceSingleIndex):
         raise TypeError(f"`model` must be a SequenceSingleIndex, got {type(model).__name__}")
@@ -637,7 +706,46 @@ def attention_landscape(a: float, omega: float, *, n_grid: int = 81, nodes: int 
                         h: float = 0.02) -> AttentionLandscape:
     """Population loss ``R(e, m)`` (squared loss ``||T - S||^2/2``, the paper's analytic
     landscape) of tied attention with the opposite-paired encoding against the L = 2
-    positional-semantic teacher (arXiv:2506.02651, Sec. 4)."""
+    positional-semantic teacher (arXiv:2506.02651, Sec. 4).
+
+    Parameters
+    ----------
+    a : float
+        Strength of the positional matrix ``A = softmax_row([[a^2, -a^2], [-a^2, a^2]])``.
+    omega : float
+        Weight of the positional part of the teacher,
+        ``T = (1 - omega) softmax_row(z* z*^T) + omega A``.
+    n_grid : int
+        Grid points per axis on ``[0, 1]^2`` (quarter disk), ``>= 3``.
+    nodes : int
+        Gauss-Hermite nodes per axis.
+    h : float
+        Step of the finite-difference Hessian at the origin.
+
+    Returns
+    -------
+    AttentionLandscape
+        The grid, ``R`` on it, its local and global minima, the Hessian at the origin and the
+        escape direction.
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not a real number or ``n_grid`` not an integer.
+    ValueError
+        ``a`` not finite or ``n_grid < 3``.
+
+    Examples
+    --------
+    >>> semantic = attention_landscape(1.0, 0.0, n_grid=11, nodes=6)
+    >>> positional = attention_landscape(1.0, 0.9, n_grid=11, nodes=6)
+    >>> semantic.global_min, positional.global_min
+    ((1.0, 0.0), (0.0, 1.0))
+
+    References
+    ----------
+    Arnaboldi, Loureiro, Stephan, Krzakala & Zdeborova, arXiv:2506.02651 (2025), Secs. 3-4.
+    """
     A = _model_matrix(a)
     model = SequenceSingleIndex(d=10, L=2, target="attention", positional="opposite",
                                 target_kw={"omega": omega, "A": A})
