@@ -33,6 +33,7 @@ import pandas as pd
 from hdcore._progress import track
 from hdcore.algorithms.factorised_gd import factorised_gd, nuclear_norm
 from hdcore.algorithms.nuclear_norm_gamp import nuclear_norm_gamp
+from hdcore.errors import NumericalError
 from hdcore.models.matrix_sensing import MatrixSensing, Wishart
 from hdcore.studies.base import Study, register
 from hdcore.theory import matrix_sensing as bayes
@@ -123,11 +124,16 @@ class QuadraticERMStudy(Study):
                        rank_fraction=float(np.mean(ev > 1e-3 * max(float(ev.max()), 1e-300))),
                        fista_iterations=fit.n_iter)
             return out
-        # damping 0.5 as for GAMP-RIE; some samples at small alpha settle in a 2-cycle there and
-        # converge at 0.8
+        # damping 0.5 as for GAMP-RIE; some samples at small alpha settle in a 2-cycle there
+        # (or, at lam -> 0+ in the interpolation regime, let V run away) and converge at 0.8
         for damping, n_iter in ((0.5, 1000), (0.8, 3000)):
-            res = nuclear_norm_gamp(sample, lam=lam * d, damping=damping, n_iter=n_iter,
-                                    tol=1e-10)
+            try:
+                res = nuclear_norm_gamp(sample, lam=lam * d, damping=damping, n_iter=n_iter,
+                                        tol=1e-10)
+            except NumericalError:
+                if damping == 0.8:
+                    raise
+                continue
             if res.converged:
                 break
         out.update(test_error=2.0 * res.mse, train_error=res.train_error,

@@ -211,6 +211,13 @@ where
             *f = s + k * *f;
         }
         let delta_eff = 1.0 / (geo.noise_gain * a);
+        if !delta_eff.is_finite() {
+            // a tiny but positive precision: the output variance V has diverged
+            return Err(KernelError::Numerical {
+                what,
+                reason: format!("the output variance V = {v:e} diverged (try damping)"),
+            });
+        }
         let (new, m) = denoiser.denoise(pool, &field, rows, cols, delta_eff)?;
         if new.iter().any(|x| !x.is_finite()) {
             return Err(KernelError::Numerical {
