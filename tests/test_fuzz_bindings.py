@@ -404,6 +404,15 @@ def _fuzz_wrappers(fuzz_callable, arrays, ints, floats, st, np):
                    st.one_of(st.integers(-2, 40), st.sampled_from([1.5, None])),
                    st.sampled_from(["quadratic", "gaussian"])], {})
 
+    def nn_fista(lam, step, decay, n_iter, kind):
+        s = M.MatrixSensing(d1=5, d2=5, alpha=1.0, prior="wishart(0.5)", sensing=kind,
+                            noise=0.1).sample(0)
+        return A.nuclear_norm(s, lam=lam, step=step, decay=decay, n_iter=n_iter)
+    fuzz_callable("algorithms.nuclear_norm", nn_fista,
+                  [st.one_of(floats, st.none()), st.one_of(floats, st.none()), floats,
+                   st.one_of(st.integers(-2, 40), st.sampled_from([1.5, None])),
+                   st.sampled_from(["quadratic", "gaussian"])], {})
+
     from hdcore.algorithms.nuclear_norm_gamp import spectral_soft_threshold
     fuzz_callable("algorithms.nuclear_norm_gamp.spectral_soft_threshold",
                   lambda a, theta, psd: spectral_soft_threshold(a, theta, psd=psd),

@@ -120,6 +120,12 @@ def nuclear_norm_gamp(kind: str, y: F64, lam: float, psd: bool, init: F64, init_
                       *, x: F64 | None = None, seed: int = 0, d1: int = 0, d2: int = 0,
                       truth: F64 | None = None, n_iter: int = 500, damping: float = 0.0,
                       tol: float = 1e-12, n_threads: int | None = None) -> dict[str, Any]: ...
+def nuclear_norm_fista(kind: str, y: F64, lam: float, init: F64, *, x: F64 | None = None,
+                       seed: int = 0, d1: int = 0, d2: int = 0, z: F64 | None = None,
+                       t: float = 1.0, step: float | None = None,
+                       lam_floor: float | None = None, decay: float = 1.0, psd: bool = False,
+                       n_iter: int = 1000, tol: float = 1e-10,
+                       n_threads: int | None = None) -> dict[str, Any]: ...
 def factorised_gd(kind: str, y: F64, width: int, *, x: F64 | None = None, seed: int = 0,
                   d1: int = 0, d2: int = 0, init_seed: int = 0, n_inits: int = 1,
                   init_scale: float = 1.0, truth: F64 | None = None, lr: float = 0.1,

@@ -21,11 +21,12 @@ Ridge: ``argmin ||y - A(S)||^2 + lam ||S||_F^2`` on the vectorised design (small
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from hdcore import _core
-from hdcore._progress import check_progress, progress_bar, track
+from hdcore._progress import check_progress, progress_bar
 from hdcore._results import Result
 from hdcore._validation import check_int, check_real
 from hdcore.models.matrix_sensing import MatrixSensingSample
@@ -196,33 +197,10 @@ def nuclear_objective(residual: np.ndarray, values: np.ndarray, lam: float, psd:
     return 0.5 * float(np.sum(residual**2)) + lam * pen
 
 
-def _operator_norm2(sample, n_threads, n_power: int = 30) -> float:
-    m = sample.sensing
-    rng = np.random.default_rng(0)
-    v = rng.standard_normal((m.d1, m.d2))
-    if m.symmetric:
-        v = 0.5 * (v + v.T)
-    lam = 1.0
-    for _ in range(n_power):
-        v /= np.linalg.norm(v)
-        w = sample.adjoint(sample.forward(v, n_threads=n_threads), n_threads=n_threads)
-        lam = float(np.sum(w * v))
-        v = w
-    return 1.05 * lam
-
-
-def _prox(z, t, m, psd, n_threads):
-    if m.symmetric:
-        return _core.spectral_soft_threshold(np.ascontiguousarray(0.5 * (z + z.T)), t, psd,
-                                             n_threads)[0]
-    u, s, v = _core.svd(np.ascontiguousarray(z), True, n_threads)
-    return _core.spectral_reconstruct(u, np.ascontiguousarray(np.maximum(s - t, 0.0)), v, n_threads)
-
-
 def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_iter: int = 2000,
                  lam_min: float = 1e-6, decay: float = 0.98, tol: float = 1e-10,
-                 psd: bool | None = None, n_threads: int | None = None,
-                 progress: bool = False) -> NuclearNormResult:
+                 psd: bool | None = None, step: float | None = None,
+                 n_threads: int | None = None, progress: bool = False) -> NuclearNormResult:
     """Minimal nuclear-norm estimator (noiseless) or nuclear-norm-penalised least squares.
 
     Parameters
@@ -234,10 +212,14 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
         Restrict to PSD matrices (trace norm); default for the Wishart prior.
     n_iter, tol : int, float
         FISTA iterations and relative-change tolerance.
+    step : float, optional
+        FISTA's step; default ``1 / (1.05 ||A^T A||)`` (30 power iterations from a Gaussian
+        start on the design's seed).
     n_threads : int, optional
         Threads of the Rust kernels.
     progress : bool
-        Show a tqdm bar of the FISTA iterations on stderr.
+        Show a tqdm bar of the FISTA iterations on stderr (the Rust loop then runs in chunks
+        of 25 iterations).
 
     Returns
     -------
@@ -250,33 +232,37 @@ def nuclear_norm(sample: MatrixSensingSample, *, lam: float | None = None, n_ite
     m = _check_sample(sample)
     psd = m.symmetric if psd is None else bool(psd)
     n_iter = check_int(n_iter, "n_iter", min=1)
+    tol = check_real(tol, "tol", min=0.0)
     progress = check_progress(progress)
-    step = 1.0 / _operator_norm2(sample, n_threads)
     aty = sample.adjoint(sample.y, n_threads=n_threads)
     top = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (aty + aty.T))))) if m.symmetric else \
         float(_core.svd(np.ascontiguousarray(aty), False, n_threads)[1][0])
     fixed = lam is not None
     lam_t = check_real(lam, "lam", min=0.0) if fixed else top
     floor = lam_t if fixed else check_real(lam_min, "lam_min", min=0.0) * top
-    x = np.zeros((m.d1, m.d2))
-    zk, tk = x.copy(), 1.0
+    decay = 1.0 if fixed else check_real(decay, "decay", min=0.0, max=1.0)
+    if decay == 0.0:
+        raise ValueError("`decay` must be in (0, 1], got 0")
+    # the whole FISTA loop runs in Rust (sensing::fista); a progress bar runs it in chunks
+    step = None if step is None else check_real(step, "step", min=0.0)
+    if step == 0.0:
+        raise ValueError("`step` must be > 0, got 0")
+    state: dict[str, Any] = {"estimate": np.zeros((m.d1, m.d2)), "z": None, "t": 1.0, "lam": lam_t,
+             "step": step}
+    chunk = max(1, min(n_iter, 25)) if progress else n_iter
     it = 0
-    iters = track(range(1, n_iter + 1), progress, desc="nuclear_norm", unit="iter")
-    for it in iters:  # noqa: B007 (it is read after the loop)
-        grad = sample.adjoint(sample.forward(zk, n_threads=n_threads) - sample.y, n_threads=n_threads)
-        x_new = _prox(zk - step * grad, step * lam_t, m, psd, n_threads)
-        t_new = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))
-        zk = x_new + (tk - 1) / t_new * (x_new - x)
-        # plain sums, not np.linalg.norm: a BLAS call here wakes the BLAS threads, whose
-        # spin-wait then competes with the Rust kernels of the next iteration (90 -> 57 ms per
-        # iteration at d = 200 on two cores)
-        diff = x_new - x
-        change = np.sqrt(np.sum(diff * diff) / max(np.sum(x_new * x_new), 1e-300))
-        x, tk = x_new, t_new
-        if not fixed:
-            lam_t = max(floor, lam_t * check_real(decay, "decay", min=0.0, max=1.0))
-        if change < tol and lam_t <= floor:
-            break
+    with progress_bar(progress, total=n_iter, desc="nuclear_norm", unit="iter") as bar:
+        while it < n_iter:
+            state = _core.nuclear_norm_fista(
+                m.operator_kind, sample.y, state["lam"], state["estimate"], x=sample.x,
+                seed=sample.design_seed, d1=m.d1, d2=m.d2, z=state["z"], t=state["t"],
+                step=state["step"], lam_floor=floor, decay=decay, psd=psd and m.symmetric,
+                n_iter=min(chunk, n_iter - it), tol=tol, n_threads=n_threads)
+            it += state["n_iter"]
+            bar.update(state["n_iter"])
+            if state["converged"]:
+                break
+    x, lam_t = state["estimate"], state["lam"]
     res = sample.forward(x, n_threads=n_threads) - sample.y
     values = spectrum(x, m.symmetric)
     train = float(np.mean(res**2))

@@ -5,11 +5,11 @@
 //! `"gaussian_symmetric"` (`seed`, `n`, `d1 = d2 = d`) or `"gaussian_rect"` (`seed`, `n`, `d1`,
 //! `d2`); the Gaussian ones regenerate their matrices from `seed`.
 
-use crate::runtime::guard;
-use crate::runtime::zeros;
 use crate::convert::{finite, vector};
 use crate::errors::to_pyerr;
 use crate::fn_rmt::{matrix64, to_array2};
+use crate::runtime::guard;
+use crate::runtime::zeros;
 use crate::runtime::{ensure_fits, pool, run};
 use hdcore_kernels::alloc::bytes;
 use hdcore_kernels::rmt::SpectralPrior;
@@ -17,7 +17,8 @@ use hdcore_kernels::sensing::models::{
     gaussian_inputs, labels, network_labels, product_teacher, wishart_teacher,
 };
 use hdcore_kernels::sensing::{
-    gamp_rie as k_gamp, gd as k_gd, gd_averaged, nuclear_norm_gamp as k_nuclear_gamp, Factors,
+    gamp_rie as k_gamp, gd as k_gd, gd_averaged, nuclear_norm_fista as k_fista,
+    nuclear_norm_gamp as k_nuclear_gamp, operator_norm2, Factors, FistaOptions, FistaState,
     GampOptions, GampOutput, GaussianRect, GaussianSymmetric, GdOptions, Quadratic,
     SensingOperator,
 };
@@ -179,7 +180,10 @@ fn sensing_adjoint<'py>(
         let (r, c) = (op.rows(), op.cols());
         let op = &*op;
         // the output and one design matrix and partial sum per thread
-        ensure_fits(&[("d1", bytes::<f64>("d1", &[2 * p.current_num_threads() + 1, r, c]))])?;
+        ensure_fits(&[(
+            "d1",
+            bytes::<f64>("d1", &[2 * p.current_num_threads() + 1, r, c]),
+        )])?;
         let out = run(py, |_| {
             let mut m = zeros("d1", &[r, c])?;
             op.adjoint(&p, gs, &mut m)?;
@@ -236,7 +240,8 @@ fn sensing_design<'py>(
                 out
             }
             "gaussian_rect" => {
-                let op = GaussianRect::new(seed, stop.max(1), d1, d2).map_err(|e| to_pyerr(e, None))?;
+                let op =
+                    GaussianRect::new(seed, stop.max(1), d1, d2).map_err(|e| to_pyerr(e, None))?;
                 let scale = 1.0 / ((d1 * d2) as f64).sqrt();
                 let mut out = zeros("count", &[count, d1, d2]).map_err(|e| to_pyerr(e, None))?;
                 for (k, mu) in (start..stop).enumerate() {
@@ -542,6 +547,127 @@ fn nuclear_norm_gamp<'py>(
     })
 }
 
+/// FISTA for nuclear-norm penalised least squares (see `hdcore_kernels::sensing::fista`):
+/// `n_iter` iterations from `(init, z, t, lam)`, or until the relative change is below `tol`.
+/// `step=None` computes `1 / (1.05 ||A^T A||)` by 30 power iterations; `lam_floor=None` keeps
+/// `lam` fixed (`decay` must then be 1).
+#[pyfunction]
+#[pyo3(signature = (kind, y, lam, init, *, x=None, seed=0, d1=0, d2=0, z=None, t=1.0, step=None, lam_floor=None, decay=1.0, psd=false, n_iter=1000, tol=1e-10, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn nuclear_norm_fista<'py>(
+    py: Python<'py>,
+    kind: &str,
+    y: &Bound<'py, PyAny>,
+    lam: f64,
+    init: &Bound<'py, PyAny>,
+    x: Option<&Bound<'py, PyAny>>,
+    seed: u64,
+    d1: usize,
+    d2: usize,
+    z: Option<&Bound<'py, PyAny>>,
+    t: f64,
+    step: Option<f64>,
+    lam_floor: Option<f64>,
+    decay: f64,
+    psd: bool,
+    n_iter: usize,
+    tol: f64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    guard(|| {
+        let p = pool(n_threads)?;
+        let lam = finite(lam, "lam", 0.0)?;
+        let t = finite(t, "t", 1.0)?;
+        let tol = finite(tol, "tol", 0.0)?;
+        let decay = finite(decay, "decay", 0.0)?;
+        if !(decay > 0.0 && decay <= 1.0) {
+            return Err(PyValueError::new_err(format!(
+                "`decay` must be in (0, 1], got {decay}"
+            )));
+        }
+        let lam_floor = match lam_floor {
+            Some(f) => finite(f, "lam_floor", 0.0)?,
+            None if decay == 1.0 => lam,
+            None => {
+                return Err(PyValueError::new_err(
+                    "`lam_floor` is required when `decay` < 1",
+                ))
+            }
+        };
+        let step = match step {
+            Some(s) => {
+                let s = finite(s, "step", 0.0)?;
+                if s == 0.0 {
+                    return Err(PyValueError::new_err("`step` must be > 0, got 0"));
+                }
+                Some(s)
+            }
+            None => None,
+        };
+        let data = op_data(&p, kind, x)?;
+        let y = vector::<f64>(&p, y, "y")?;
+        let op = operator(kind, &data, seed, y.as_slice()?.len(), d1, d2)?;
+        let op = &*op;
+        let (r, c) = (op.rows(), op.cols());
+        if psd && !op.symmetric() {
+            return Err(PyValueError::new_err(
+                "`psd` needs a symmetric operator ('quadratic' or 'gaussian_symmetric')",
+            ));
+        }
+        // x, z, gradient, eigenvectors and faer's scratch (several d1 x d2), residuals
+        ensure_fits(&[
+            ("d1", bytes::<f64>("d1", &[12, r, c])),
+            ("y", bytes::<f64>("y", &[2, op.n_samples()])),
+        ])?;
+        let shaped = |a: &Bound<'py, PyAny>, name: &'static str| -> PyResult<Vec<f64>> {
+            let (m, mr, mc) = matrix64(&p, a, name)?;
+            if (mr, mc) != (r, c) {
+                return Err(PyValueError::new_err(format!(
+                    "`{name}` has shape ({mr}, {mc}), expected ({r}, {c})"
+                )));
+            }
+            Ok(m.as_slice()?.to_vec())
+        };
+        let xs = shaped(init, "init")?;
+        let zs = match z {
+            Some(z) => shaped(z, "z")?,
+            None => xs.clone(),
+        };
+        let state = FistaState {
+            x: xs,
+            z: zs,
+            t,
+            lam,
+        };
+        let ys = y.as_slice()?;
+        let (out, step) = run(py, |ctl| {
+            let step = match step {
+                Some(s) => s,
+                None => 1.0 / operator_norm2(&p, op, 30, seed, ctl)?,
+            };
+            let opts = FistaOptions {
+                step,
+                n_iter,
+                tol,
+                decay,
+                lam_floor,
+                psd,
+            };
+            Ok((k_fista(&p, op, ys, state, opts, ctl)?, step))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("estimate", to_array2(py, out.state.x, r, c)?)?;
+        d.set_item("z", to_array2(py, out.state.z, r, c)?)?;
+        d.set_item("t", out.state.t)?;
+        d.set_item("lam", out.state.lam)?;
+        d.set_item("step", step)?;
+        d.set_item("change", out.change.into_pyarray(py))?;
+        d.set_item("n_iter", out.n_iter)?;
+        d.set_item("converged", out.converged)?;
+        Ok(d)
+    })
+}
+
 fn gd_options(
     lr: f64,
     n_steps: usize,
@@ -600,8 +726,14 @@ fn factorised_gd<'py>(
         // factors and their gradients (width x (d1 + d2), a few copies), the estimate, its
         // gradient and averages (d1 x d2), per-thread design matrices, per-sample residuals
         ensure_fits(&[
-            ("width", bytes::<f64>("width", &[6, width, r.saturating_add(c)])),
-            ("d1", bytes::<f64>("d1", &[6 + 2 * p.current_num_threads(), r, c])),
+            (
+                "width",
+                bytes::<f64>("width", &[6, width, r.saturating_add(c)]),
+            ),
+            (
+                "d1",
+                bytes::<f64>("d1", &[6 + 2 * p.current_num_threads(), r, c]),
+            ),
             ("y", bytes::<f64>("y", &[4, ys.len()])),
         ])?;
         let truth = opt_truth(&p, truth, r, c)?;
@@ -611,7 +743,8 @@ fn factorised_gd<'py>(
         };
         let op = &*op;
         let (first, avg) = run(py, |ctl| {
-            let mut f = Factors::gaussian(&p, op.symmetric(), r, c, width, init_scale, init_seed, 0);
+            let mut f =
+                Factors::gaussian(&p, op.symmetric(), r, c, width, init_scale, init_seed, 0);
             let first = k_gd(&p, op, ys, &mut f, ts, opts, ctl)?;
             let avg = if n_inits > 1 {
                 Some(gd_averaged(
@@ -686,6 +819,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quadratic_network_labels, m)?)?;
     m.add_function(wrap_pyfunction!(gamp_rie, m)?)?;
     m.add_function(wrap_pyfunction!(nuclear_norm_gamp, m)?)?;
+    m.add_function(wrap_pyfunction!(nuclear_norm_fista, m)?)?;
     m.add_function(wrap_pyfunction!(factorised_gd, m)?)?;
     Ok(())
 }

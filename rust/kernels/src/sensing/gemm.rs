@@ -4,7 +4,6 @@
 //! operations, whatever the number of threads.
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -127,10 +126,28 @@ const QF_ROWS: usize = 256;
 const SYRK_ROWS: usize = 256;
 const SYRK_GROUP: usize = 8;
 
+/// Width of the column blocks of the symmetric products: the `k (k + 1) / 2` block products of
+/// a block triangle need `(k + 1) / (2k)` of the flops of the full product, at the efficiency
+/// of plain (rectangular) GEMMs -- faer's triangular products reached only about half of it
+/// (a triangular `X L` took as long as the full `X S` at d = 200).
+const SYM_BLOCK: usize = 64;
+
+/// Column blocks of the symmetric products: `k = ceil(d / SYM_BLOCK)` blocks of width
+/// `ceil(d / k)` (the shape alone fixes them).
+fn sym_blocks(d: usize) -> Vec<(usize, usize)> {
+    let k = d.div_ceil(SYM_BLOCK).max(1);
+    let w = d.div_ceil(k).max(1);
+    (0..k)
+        .map(|j| (j * w, ((j + 1) * w).min(d)))
+        .filter(|(a, b)| a < b)
+        .collect()
+}
+
 /// `h_mu = x_mu^T S x_mu` for the rows `x_mu` of `X` (`n x d`) and a `d x d` `S`, fused
-/// (the `n x d` product `X S` is never stored). Symmetry halves the flops:
-/// `x^T S x = 2 x^T L x` with `L` the lower triangle of `(S + S^T)/2`, diagonal halved, a
-/// triangular product. Each fixed chunk of `QF_ROWS` rows is one sequential task.
+/// (the `n x d` product `X S` is never stored). Symmetry saves flops:
+/// `x^T S x = 2 x^T B x` with `B` the block upper triangle of `(S + S^T)/2`, diagonal blocks
+/// halved ([`sym_blocks`]), computed block column by block column as plain products. Each
+/// fixed chunk of `QF_ROWS` rows is one sequential task.
 pub fn quadratic_forms(
     pool: &ThreadPool,
     x: &[f64],
@@ -142,33 +159,40 @@ pub fn quadratic_forms(
     if n == 0 {
         return;
     }
-    // L (column-major d x d): lower triangle of (S + S^T)/2 with the diagonal halved, so that
-    // any S (not only a symmetric one) gives x^T S x.
-    let l = Mat::<f64>::from_fn(d, d, |i, j| match i.cmp(&j) {
-        std::cmp::Ordering::Greater => 0.5 * (s[i * d + j] + s[j * d + i]),
-        std::cmp::Ordering::Equal => 0.5 * s[i * d + i],
-        std::cmp::Ordering::Less => 0.0,
+    let blocks = sym_blocks(d);
+    let mut block_of = vec![0; d];
+    for (b, &(a0, a1)) in blocks.iter().enumerate() {
+        block_of[a0..a1].iter_mut().for_each(|x| *x = b);
+    }
+    // B (column-major d x d): the symmetric part of S on the blocks above the block diagonal,
+    // half of it on the diagonal blocks, zero below (any S, not only a symmetric one, gives
+    // x^T S x)
+    let l = Mat::<f64>::from_fn(d, d, |i, j| match block_of[i].cmp(&block_of[j]) {
+        std::cmp::Ordering::Less => 0.5 * (s[i * d + j] + s[j * d + i]),
+        std::cmp::Ordering::Equal => 0.25 * (s[i * d + j] + s[j * d + i]),
+        std::cmp::Ordering::Greater => 0.0,
     });
     pool.install(|| {
         out.par_chunks_mut(QF_ROWS).enumerate().for_each(|(c, o)| {
             let rows = o.len();
             let xr = &x[c * QF_ROWS * d..(c * QF_ROWS + rows) * d];
             let xm = MatRef::from_row_major_slice(xr, rows, d);
-            // tmp = X_c L, stored row-major (the transpose is column-major L^T X_c^T)
+            // tmp = X_c B, row-major; block column j sums X_c[:, I_i] B[I_i, I_j] over i <= j
             let mut tmp = vec![0.0; rows * d];
             {
-                let dst = faer::MatMut::from_row_major_slice_mut(&mut tmp, rows, d);
-                triangular::matmul(
-                    dst,
-                    BlockStructure::Rectangular,
-                    Accum::Replace,
-                    xm,
-                    BlockStructure::Rectangular,
-                    l.as_ref(),
-                    BlockStructure::TriangularLower,
-                    1.0,
-                    Par::Seq,
-                );
+                let mut dst = faer::MatMut::from_row_major_slice_mut(&mut tmp, rows, d);
+                for &(j0, j1) in &blocks {
+                    for &(i0, i1) in blocks.iter().filter(|(i0, _)| *i0 <= j0) {
+                        matmul(
+                            dst.as_mut().subcols_mut(j0, j1 - j0),
+                            if i0 == 0 { Accum::Replace } else { Accum::Add },
+                            xm.subcols(i0, i1 - i0),
+                            l.as_ref().submatrix(i0, j0, i1 - i0, j1 - j0),
+                            1.0,
+                            Par::Seq,
+                        );
+                    }
+                }
             }
             for (mu, h) in o.iter_mut().enumerate() {
                 let (a, b) = (&xr[mu * d..(mu + 1) * d], &tmp[mu * d..(mu + 1) * d]);
@@ -180,8 +204,9 @@ pub fn quadratic_forms(
 
 /// The symmetric `X^T diag(g) X` for `X`: `k x d`, by blocks of samples: blocks of
 /// `SYRK_ROWS` rows are accumulated in order into one lower triangle per group of
-/// `SYRK_GROUP` blocks (a triangular product, half the flops of the full one), the group
-/// sums are added in group order and mirrored. The grouping depends on the shapes only.
+/// `SYRK_GROUP` blocks (the column blocks on and below the block diagonal, [`sym_blocks`]:
+/// `(k + 1)/(2k)` of the flops of the full product), the group sums are added in group order
+/// and mirrored. The grouping depends on the shapes only.
 pub fn at_diag_a_blocked(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: usize) -> Vec<f64> {
     let mut out = vec![0.0; d * d];
     if d == 0 || k == 0 {
@@ -189,6 +214,7 @@ pub fn at_diag_a_blocked(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: u
     }
     let n_blocks = k.div_ceil(SYRK_ROWS);
     let n_groups = n_blocks.div_ceil(SYRK_GROUP);
+    let blocks = sym_blocks(d);
     let parts: Vec<Mat<f64>> = pool.install(|| {
         (0..n_groups)
             .into_par_iter()
@@ -209,21 +235,24 @@ pub fn at_diag_a_blocked(pool: &ThreadPool, x: &[f64], g: &[f64], k: usize, d: u
                     }
                     let xm = MatRef::from_row_major_slice(xr, rows, d);
                     let sm = MatRef::from_row_major_slice(&scaled[..rows * d], rows, d);
-                    triangular::matmul(
-                        acc.as_mut(),
-                        BlockStructure::TriangularLower,
-                        if b == gi * SYRK_GROUP {
-                            Accum::Replace
-                        } else {
-                            Accum::Add
-                        },
-                        xm.transpose(),
-                        BlockStructure::Rectangular,
-                        sm,
-                        BlockStructure::Rectangular,
-                        1.0,
-                        Par::Seq,
-                    );
+                    // the blocks on and below the block diagonal ([`sym_blocks`])
+                    let accum = if b == gi * SYRK_GROUP {
+                        Accum::Replace
+                    } else {
+                        Accum::Add
+                    };
+                    for &(j0, j1) in &blocks {
+                        for &(i0, i1) in blocks.iter().filter(|(i0, _)| *i0 >= j0) {
+                            matmul(
+                                acc.as_mut().submatrix_mut(i0, j0, i1 - i0, j1 - j0),
+                                accum,
+                                xm.subcols(i0, i1 - i0).transpose(),
+                                sm.subcols(j0, j1 - j0),
+                                1.0,
+                                Par::Seq,
+                            );
+                        }
+                    }
                 }
                 acc
             })
@@ -286,31 +315,37 @@ mod tests {
 
     #[test]
     fn symmetric_products_match_naive_loops_for_any_thread_count() {
-        // integer data: every sum is exact, so the blocked/triangular kernels must agree with
-        // the naive loops bit for bit; k spans several accumulation groups
-        let (k, d) = (2 * SYRK_ROWS * SYRK_GROUP + 77, 37);
-        let x: Vec<f64> = (0..k * d).map(|i| ((i * 7919) % 7) as f64 - 3.0).collect();
-        let g: Vec<f64> = (0..k).map(|i| (i % 5) as f64 - 2.0).collect();
-        // a non-symmetric S: the forms use its symmetric part
-        let s: Vec<f64> = (0..d * d)
-            .map(|i| ((i * 104729) % 9) as f64 - 4.0)
-            .collect();
-        let naive_h: Vec<f64> = (0..k)
-            .map(|mu| {
-                let xr = &x[mu * d..(mu + 1) * d];
-                (0..d)
-                    .map(|i| (0..d).map(|j| xr[i] * s[i * d + j] * xr[j]).sum::<f64>())
-                    .sum()
-            })
-            .collect();
-        let ga: Vec<f64> = (0..k * d).map(|i| x[i] * g[i / d]).collect();
-        let naive_m = naive_at_b(&x, &ga, k, d, d);
-        for t in [1, 2, 3] {
-            let p = pool(Some(t)).unwrap();
-            let mut h = vec![0.0; k];
-            quadratic_forms(&p, &x, &s, k, d, &mut h);
-            assert_eq!(h, naive_h);
-            assert_eq!(at_diag_a_blocked(&p, &x, &g, k, d), naive_m);
+        // integer data: every sum is exact, so the block-triangular kernels must agree with
+        // the naive loops bit for bit; k spans several accumulation groups, d = 37 is one
+        // column block, d = 150 three (sym_blocks) and d = 129 three of unequal width
+        assert_eq!(sym_blocks(150), vec![(0, 50), (50, 100), (100, 150)]);
+        assert_eq!(sym_blocks(129), vec![(0, 43), (43, 86), (86, 129)]);
+        assert_eq!(sym_blocks(64), vec![(0, 64)]);
+        for (k, d) in [(2 * SYRK_ROWS * SYRK_GROUP + 77, 37), (SYRK_ROWS * SYRK_GROUP + 5, 150),
+                       (300, 129)] {
+            let x: Vec<f64> = (0..k * d).map(|i| ((i * 7919) % 7) as f64 - 3.0).collect();
+            let g: Vec<f64> = (0..k).map(|i| (i % 5) as f64 - 2.0).collect();
+            // a non-symmetric S: the forms use its symmetric part
+            let s: Vec<f64> = (0..d * d)
+                .map(|i| ((i * 104729) % 9) as f64 - 4.0)
+                .collect();
+            let naive_h: Vec<f64> = (0..k)
+                .map(|mu| {
+                    let xr = &x[mu * d..(mu + 1) * d];
+                    (0..d)
+                        .map(|i| (0..d).map(|j| xr[i] * s[i * d + j] * xr[j]).sum::<f64>())
+                        .sum()
+                })
+                .collect();
+            let ga: Vec<f64> = (0..k * d).map(|i| x[i] * g[i / d]).collect();
+            let naive_m = naive_at_b(&x, &ga, k, d, d);
+            for t in [1, 2, 3] {
+                let p = pool(Some(t)).unwrap();
+                let mut h = vec![0.0; k];
+                quadratic_forms(&p, &x, &s, k, d, &mut h);
+                assert_eq!(h, naive_h, "d = {d}");
+                assert_eq!(at_diag_a_blocked(&p, &x, &g, k, d), naive_m, "d = {d}");
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! nuclear-norm ERM ([`gamp_nuclear`]), and gradient descent on factorised models ([`gd`]).
 //! Deterministic parallel matrix products live in [`gemm`].
 
+pub mod fista;
 pub mod gamp;
 pub mod gamp_nuclear;
 pub mod gamp_rie;
@@ -11,14 +12,15 @@ pub mod gemm;
 pub mod models;
 pub mod operators;
 
+pub use fista::{nuclear_norm_fista, operator_norm2, FistaOptions, FistaOutput, FistaState};
 pub use gamp::{gamp_matrix, GampOptions, GampOutput, OutputChannel};
 pub use gamp_nuclear::nuclear_norm_gamp;
 pub use gamp_rie::gamp_rie;
 pub use gd::{gd, gd_averaged, AveragedOutput, Factors, GdOptions, GdOutput};
 pub use operators::{GaussianRect, GaussianSymmetric, Geometry, Quadratic, SensingOperator};
 
-/// Domain tags of the random streams of this module (`rng::domain::FREE + 20..29`; 25 is
-/// unused, 27-29 are used by `rmt::sample`).
+/// Domain tags of the random streams of this module (`rng::domain::FREE + 20..29`; 27-29
+/// are used by `rmt::sample`).
 pub mod tags {
     use crate::rng::domain::FREE;
     /// Teacher factor `W` or `V`.
@@ -31,6 +33,8 @@ pub mod tags {
     pub const NOISE: u64 = FREE + 23;
     /// Pre-activation noise of the quadratic network.
     pub const PREACTIVATION: u64 = FREE + 24;
+    /// Start vector of the power iteration of [`super::fista::operator_norm2`].
+    pub const POWER: u64 = FREE + 25;
     /// Random initialisations of gradient descent.
     pub const GD_INIT: u64 = FREE + 26;
 }
