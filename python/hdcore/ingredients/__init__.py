@@ -19,6 +19,7 @@ from hdcore.ingredients.classification_losses import (
     SquareMargin,
     get_classification_loss,
 )
+from hdcore.ingredients.hermite import HermiteCoefficients, hermite_coefficients
 from hdcore.ingredients.losses import (
     Absolute,
     Cauchy,
