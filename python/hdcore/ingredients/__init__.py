@@ -50,6 +50,7 @@ __all__ = [
     "Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
     "GaussBernoulli", "Binary", "Exponential", "Positive", "Laplace", "GaussMixture",
     "ProductPrior",
+    "HermiteCoefficients", "hermite_coefficients",
     "Channel", "BuiltinChannel", "CallableLink", "get_channel",
     "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",
     "ClassificationLoss", "Logistic", "Hinge", "SquareHinge", "SquareMargin",

@@ -46,6 +46,7 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution_map,
 )
+from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.matrix_tensor import (
     MatrixTensorFixedPoints,
     MatrixTensorSE,
@@ -58,7 +59,6 @@ from hdcore.theory.matrix_tensor import (
     matrix_tensor_thresholds,
     rectangular_bbp,
 )
-from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.one_step import (
     OneStepFixedPoint,
     one_step_test_error,

@@ -144,7 +144,7 @@ mod tests {
     fn readout_solves_the_normal_equations_and_is_thread_independent() {
         let (p, d, n, n_test) = (60, 40, BLOCK + 91, 300);
         let mut rng = stream(5, &[2]);
-        let w: Vec<f64> = (0..p * d).map(|_| StandardNormal.sample::<f64, _>(&mut rng) / (d as f64).sqrt()).collect();
+        let w: Vec<f64> = (0..p * d).map(|_| { let g: f64 = StandardNormal.sample(&mut rng); g / (d as f64).sqrt() }).collect();
         let th: Vec<f64> = (0..d).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
         let t = Teacher { theta: &th, target: Function::Sin, noise: 0.05 };
         let run = |k| ridge_readout(&pool(Some(k)).unwrap(), &w, d, Function::Tanh, &t, n, n_test, 0.1, 4, true, &Never).unwrap();
