@@ -46,7 +46,9 @@ impl Function {
             other => {
                 return Err(invalid(
                     what,
-                    format!("unknown function {other:?}; expected one of tanh, relu, sin, erf, linear, he2"),
+                    format!(
+                    "unknown function {other:?}; expected one of tanh, relu, sin, erf, linear, he2"
+                ),
                 ))
             }
         })
@@ -105,7 +107,9 @@ impl Teacher<'_> {
         ensure(self.theta.len() == d, "theta", || {
             format!("has length {}, expected d = {d}", self.theta.len())
         })?;
-        ensure(self.theta.iter().all(|v| v.is_finite()), "theta", || "contains NaN or infinity".into())?;
+        ensure(self.theta.iter().all(|v| v.is_finite()), "theta", || {
+            "contains NaN or infinity".into()
+        })?;
         ensure(self.noise.is_finite() && self.noise >= 0.0, "noise", || {
             format!("must be finite and >= 0, got {}", self.noise)
         })
@@ -128,20 +132,23 @@ pub fn sample_block(
 ) {
     let sd = teacher.noise.sqrt();
     pool.install(|| {
-        x.par_chunks_mut(d).zip(y.par_iter_mut()).enumerate().for_each(|(i, (row, yi))| {
-            let mu = (row0 + i) as u64;
-            let mut rng = stream(seed, &[tag, mu]);
-            for v in row.iter_mut() {
-                *v = StandardNormal.sample(&mut rng);
-            }
-            let mut val = teacher.target.value(dot(row, teacher.theta));
-            if sd > 0.0 {
-                let mut r = stream(seed, &[tag + 1, mu]);
-                let g: f64 = StandardNormal.sample(&mut r);
-                val += sd * g;
-            }
-            *yi = val;
-        })
+        x.par_chunks_mut(d)
+            .zip(y.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (row, yi))| {
+                let mu = (row0 + i) as u64;
+                let mut rng = stream(seed, &[tag, mu]);
+                for v in row.iter_mut() {
+                    *v = StandardNormal.sample(&mut rng);
+                }
+                let mut val = teacher.target.value(dot(row, teacher.theta));
+                if sd > 0.0 {
+                    let mut r = stream(seed, &[tag + 1, mu]);
+                    let g: f64 = StandardNormal.sample(&mut r);
+                    val += sd * g;
+                }
+                *yi = val;
+            })
     });
 }
 
@@ -164,12 +171,14 @@ pub fn sphere_rows(pool: &ThreadPool, seed: u64, tag: u64, d: usize, out: &mut [
 pub fn preactivations(pool: &ThreadPool, x: &[f64], w: &[f64], d: usize, p: usize, z: &mut [f64]) {
     let wt = MatRef::from_row_major_slice(w, p, d).transpose();
     pool.install(|| {
-        z.par_chunks_mut(ROWS * p).zip(x.par_chunks(ROWS * d)).for_each(|(zc, xc)| {
-            let rows = xc.len() / d;
-            let xm = MatRef::from_row_major_slice(xc, rows, d);
-            let zm = MatMut::from_row_major_slice_mut(zc, rows, p);
-            matmul(zm, Accum::Replace, xm, wt, 1.0, Par::Seq);
-        })
+        z.par_chunks_mut(ROWS * p)
+            .zip(x.par_chunks(ROWS * d))
+            .for_each(|(zc, xc)| {
+                let rows = xc.len() / d;
+                let xm = MatRef::from_row_major_slice(xc, rows, d);
+                let zm = MatMut::from_row_major_slice_mut(zc, rows, p);
+                matmul(zm, Accum::Replace, xm, wt, 1.0, Par::Seq);
+            })
     });
 }
 
@@ -179,7 +188,11 @@ pub fn outputs(pool: &ThreadPool, z: &[f64], a: &[f64], act: Function, out: &mut
     let s = 1.0 / (p as f64).sqrt();
     pool.install(|| {
         out.par_iter_mut().zip(z.par_chunks(p)).for_each(|(o, zr)| {
-            *o = s * zr.iter().zip(a).map(|(&v, &aj)| aj * act.value(v)).sum::<f64>();
+            *o = s * zr
+                .iter()
+                .zip(a)
+                .map(|(&v, &aj)| aj * act.value(v))
+                .sum::<f64>();
         })
     });
 }
@@ -200,13 +213,21 @@ pub struct StripSum {
 impl StripSum {
     /// An empty sum with `m x n` output (`lower` needs `m = n`).
     pub fn new(m: usize, n: usize, lower: bool) -> Self {
-        let strips: Vec<(usize, usize)> =
-            (0..n.div_ceil(STRIP)).map(|s| (s * STRIP, ((s + 1) * STRIP).min(n))).collect();
+        let strips: Vec<(usize, usize)> = (0..n.div_ceil(STRIP))
+            .map(|s| (s * STRIP, ((s + 1) * STRIP).min(n)))
+            .collect();
         let acc = strips
             .iter()
             .map(|&(j0, j1)| Mat::zeros(if lower { m - j0 } else { m }, j1 - j0))
             .collect();
-        Self { m, n, lower, strips, acc, started: false }
+        Self {
+            m,
+            n,
+            lower,
+            strips,
+            acc,
+            started: false,
+        }
     }
 
     /// Add `A^T B` for one block (`a`: `rows x m`, `b`: `rows x n`, row-major).
@@ -214,20 +235,27 @@ impl StripSum {
         let (m, n, lower) = (self.m, self.n, self.lower);
         let am = MatRef::from_row_major_slice(&a[..rows * m], rows, m);
         let bm = MatRef::from_row_major_slice(&b[..rows * n], rows, n);
-        let accum = if self.started { Accum::Add } else { Accum::Replace };
+        let accum = if self.started {
+            Accum::Add
+        } else {
+            Accum::Replace
+        };
         let strips = &self.strips;
         pool.install(|| {
-            self.acc.par_iter_mut().zip(strips.par_iter()).for_each(|(acc, &(j0, j1))| {
-                let i0 = if lower { j0 } else { 0 };
-                matmul(
-                    acc.as_mut(),
-                    accum,
-                    am.subcols(i0, m - i0).transpose(),
-                    bm.subcols(j0, j1 - j0),
-                    1.0,
-                    Par::Seq,
-                );
-            })
+            self.acc
+                .par_iter_mut()
+                .zip(strips.par_iter())
+                .for_each(|(acc, &(j0, j1))| {
+                    let i0 = if lower { j0 } else { 0 };
+                    matmul(
+                        acc.as_mut(),
+                        accum,
+                        am.subcols(i0, m - i0).transpose(),
+                        bm.subcols(j0, j1 - j0),
+                        1.0,
+                        Par::Seq,
+                    );
+                })
         });
         self.started = true;
     }
@@ -239,7 +267,11 @@ impl StripSum {
             let i0 = if self.lower { j0 } else { 0 };
             for j in j0..j1 {
                 for i in i0..self.m {
-                    let v = if self.started { scale * acc[(i - i0, j - j0)] } else { 0.0 };
+                    let v = if self.started {
+                        scale * acc[(i - i0, j - j0)]
+                    } else {
+                        0.0
+                    };
                     out[i * n + j] = v;
                     if self.lower {
                         out[j * n + i] = v;
@@ -259,8 +291,12 @@ mod tests {
     fn strip_sum_matches_naive_loops_for_any_thread_count() {
         // integer data: every sum is exact, so the blocked result must equal the naive one
         let (rows, m, n) = (37, 150, 131);
-        let a: Vec<f64> = (0..rows * m).map(|i| ((i * 7919) % 7) as f64 - 3.0).collect();
-        let b: Vec<f64> = (0..rows * n).map(|i| ((i * 104729) % 5) as f64 - 2.0).collect();
+        let a: Vec<f64> = (0..rows * m)
+            .map(|i| ((i * 7919) % 7) as f64 - 3.0)
+            .collect();
+        let b: Vec<f64> = (0..rows * n)
+            .map(|i| ((i * 104729) % 5) as f64 - 2.0)
+            .collect();
         let run = |threads| {
             let pl = pool(Some(threads)).unwrap();
             let mut s = StripSum::new(m, n, false);
@@ -271,7 +307,11 @@ mod tests {
             out
         };
         let naive: Vec<f64> = (0..m * n)
-            .map(|ij| (0..rows).map(|r| a[r * m + ij / n] * b[r * n + ij % n]).sum())
+            .map(|ij| {
+                (0..rows)
+                    .map(|r| a[r * m + ij / n] * b[r * n + ij % n])
+                    .sum()
+            })
             .collect();
         assert_eq!(run(1), naive);
         assert_eq!(run(3), naive);
@@ -291,7 +331,14 @@ mod tests {
 
     #[test]
     fn functions_and_derivatives_agree() {
-        for f in [Function::Tanh, Function::Sin, Function::Erf, Function::Linear, Function::He2, Function::Relu] {
+        for f in [
+            Function::Tanh,
+            Function::Sin,
+            Function::Erf,
+            Function::Linear,
+            Function::He2,
+            Function::Relu,
+        ] {
             for &x in &[-1.3, -0.2, 0.4, 2.1] {
                 let h = 1e-6;
                 let num = (f.value(x + h) - f.value(x - h)) / (2.0 * h);

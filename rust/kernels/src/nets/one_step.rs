@@ -44,10 +44,16 @@ pub fn giant_step(
     ctl: &dyn Interrupt,
 ) -> Result<StepOutput> {
     let p = a0.len();
-    ensure(p >= 1 && d >= 1, "p", || "p and d must be at least 1".into())?;
-    ensure(w0.len() == p * d, "w0", || format!("has length {}, expected p d = {}", w0.len(), p * d))?;
+    ensure(p >= 1 && d >= 1, "p", || {
+        "p and d must be at least 1".into()
+    })?;
+    ensure(w0.len() == p * d, "w0", || {
+        format!("has length {}, expected p d = {}", w0.len(), p * d)
+    })?;
     ensure(n0 >= 1, "n0", || "must be at least 1".into())?;
-    ensure(eta_tilde.is_finite(), "eta", || format!("must be finite, got {eta_tilde}"))?;
+    ensure(eta_tilde.is_finite(), "eta", || {
+        format!("must be finite, got {eta_tilde}")
+    })?;
     teacher.check(d)?;
     let bl = BLOCK.min(n0);
     let mut x = vec![0.0; bl * d];
@@ -62,19 +68,31 @@ pub fn giant_step(
     while row0 < n0 {
         ctl.check()?;
         let rows = bl.min(n0 - row0);
-        sample_block(pool, seed, tags::STEP_X, row0, d, teacher, &mut x[..rows * d], &mut y[..rows]);
+        sample_block(
+            pool,
+            seed,
+            tags::STEP_X,
+            row0,
+            d,
+            teacher,
+            &mut x[..rows * d],
+            &mut y[..rows],
+        );
         preactivations(pool, &x[..rows * d], w0, d, p, &mut z[..rows * p]);
         outputs(pool, &z[..rows * p], a0, act, &mut f[..rows]);
         let (y, f, z) = (&y, &f, &z);
         pool.install(|| {
-            m[..rows * q].par_chunks_mut(q).enumerate().for_each(|(mu, mr)| {
-                let r = y[mu] - f[mu];
-                let zr = &z[mu * p..(mu + 1) * p];
-                for ((o, &zj), &aj) in mr[..p].iter_mut().zip(zr).zip(a0) {
-                    *o = r * s * aj * act.deriv(zj);
-                }
-                mr[p] = r;
-            })
+            m[..rows * q]
+                .par_chunks_mut(q)
+                .enumerate()
+                .for_each(|(mu, mr)| {
+                    let r = y[mu] - f[mu];
+                    let zr = &z[mu * p..(mu + 1) * p];
+                    for ((o, &zj), &aj) in mr[..p].iter_mut().zip(zr).zip(a0) {
+                        *o = r * s * aj * act.deriv(zj);
+                    }
+                    mr[p] = r;
+                })
         });
         sum.add(pool, &x[..rows * d], &m[..rows * q], rows);
         row0 += rows;
@@ -92,7 +110,9 @@ pub fn giant_step(
         })
     });
     let spike: Vec<f64> = (0..d).map(|k| g[k * q + p]).collect();
-    ensure(w1.iter().all(|v| v.is_finite()), "eta", || "the step produced NaN or infinity".into())?;
+    ensure(w1.iter().all(|v| v.is_finite()), "eta", || {
+        "the step produced NaN or infinity".into()
+    })?;
     Ok(StepOutput { w1, spike })
 }
 
@@ -106,7 +126,9 @@ mod tests {
 
     fn setup(p: usize, d: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let mut rng = stream(3, &[1]);
-        let mut w0: Vec<f64> = (0..p * d).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let mut w0: Vec<f64> = (0..p * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
         for row in w0.chunks_mut(d) {
             let nrm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
             row.iter_mut().for_each(|v| *v /= nrm);
@@ -121,8 +143,26 @@ mod tests {
     fn step_matches_a_dense_reference_and_is_thread_independent() {
         let (p, d, n0) = (70, 50, 2 * BLOCK + 33);
         let (w0, a0, th) = setup(p, d);
-        let t = Teacher { theta: &th, target: Function::Sin, noise: 0.1 };
-        let run = |threads| giant_step(&pool(Some(threads)).unwrap(), &w0, &a0, d, Function::Tanh, &t, n0, 2.0, 9, &Never).unwrap();
+        let t = Teacher {
+            theta: &th,
+            target: Function::Sin,
+            noise: 0.1,
+        };
+        let run = |threads| {
+            giant_step(
+                &pool(Some(threads)).unwrap(),
+                &w0,
+                &a0,
+                d,
+                Function::Tanh,
+                &t,
+                n0,
+                2.0,
+                9,
+                &Never,
+            )
+            .unwrap()
+        };
         let (o1, o2, o3) = (run(1), run(2), run(3));
         assert_eq!(o1.w1, o2.w1);
         assert_eq!(o1.w1, o3.w1);
@@ -136,11 +176,16 @@ mod tests {
         let mut spike = vec![0.0; d];
         for mu in 0..n0 {
             let xr = &x[mu * d..(mu + 1) * d];
-            let zs: Vec<f64> = (0..p).map(|j| (0..d).map(|k| w0[j * d + k] * xr[k]).sum()).collect();
+            let zs: Vec<f64> = (0..p)
+                .map(|j| (0..d).map(|k| w0[j * d + k] * xr[k]).sum())
+                .collect();
             let f: f64 = (0..p).map(|j| a0[j] * zs[j].tanh()).sum::<f64>() / (p as f64).sqrt();
             let r = y[mu] - f;
             for j in 0..p {
-                let c = 2.0 * (p as f64).sqrt() * (p as f64).sqrt() / n0 as f64 * r / (p as f64).sqrt() * a0[j] * Function::Tanh.deriv(zs[j]);
+                let c = 2.0 * (p as f64).sqrt() * (p as f64).sqrt() / n0 as f64 * r
+                    / (p as f64).sqrt()
+                    * a0[j]
+                    * Function::Tanh.deriv(zs[j]);
                 for k in 0..d {
                     w1[j * d + k] += c * xr[k];
                 }
@@ -149,9 +194,19 @@ mod tests {
                 spike[k] += r * xr[k] / n0 as f64;
             }
         }
-        let err = o1.w1.iter().zip(&w1).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = o1
+            .w1
+            .iter()
+            .zip(&w1)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-10, "{err}");
-        let err = o1.spike.iter().zip(&spike).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = o1
+            .spike
+            .iter()
+            .zip(&spike)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(err < 1e-12, "{err}");
     }
 
@@ -159,12 +214,44 @@ mod tests {
     fn bad_inputs_are_errors() {
         let (p, d) = (4, 3);
         let (w0, a0, th) = setup(p, d);
-        let t = Teacher { theta: &th, target: Function::Sin, noise: 0.0 };
+        let t = Teacher {
+            theta: &th,
+            target: Function::Sin,
+            noise: 0.0,
+        };
         let pl = pool(Some(1)).unwrap();
-        assert!(giant_step(&pl, &w0[..5], &a0, d, Function::Tanh, &t, 10, 1.0, 0, &Never).is_err());
+        assert!(giant_step(
+            &pl,
+            &w0[..5],
+            &a0,
+            d,
+            Function::Tanh,
+            &t,
+            10,
+            1.0,
+            0,
+            &Never
+        )
+        .is_err());
         assert!(giant_step(&pl, &w0, &a0, d, Function::Tanh, &t, 0, 1.0, 0, &Never).is_err());
-        assert!(giant_step(&pl, &w0, &a0, d, Function::Tanh, &t, 10, f64::NAN, 0, &Never).is_err());
-        let bad = Teacher { theta: &th[..2], target: Function::Sin, noise: 0.0 };
+        assert!(giant_step(
+            &pl,
+            &w0,
+            &a0,
+            d,
+            Function::Tanh,
+            &t,
+            10,
+            f64::NAN,
+            0,
+            &Never
+        )
+        .is_err());
+        let bad = Teacher {
+            theta: &th[..2],
+            target: Function::Sin,
+            noise: 0.0,
+        };
         assert!(giant_step(&pl, &w0, &a0, d, Function::Tanh, &bad, 10, 1.0, 0, &Never).is_err());
     }
 }
