@@ -54,7 +54,8 @@ DOCTESTED = (
     "theory.donoho_tanner_alpha theory.attention_landscape theory.population_loss_derivatives "
     "theory.sequence_information_exponent algorithms.pca algorithms.spherical_denoiser "
     "algorithms.asymmetric_spectral algorithms.symmetric_spectral algorithms.asymmetric_spectrum "
-    "algorithms.ridge rmt.eigh rmt.empirical_stieltjes rmt.ks_distance rmt.svd"
+    "algorithms.ridge algorithms.one_step algorithms.ridge_readout algorithms.feature_spectrum "
+    "theory.one_step_test_error theory.rf_ridge_test_error rmt.eigh rmt.empirical_stieltjes rmt.ks_distance rmt.svd"
 ).split()
 
 

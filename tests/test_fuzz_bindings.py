@@ -413,6 +413,24 @@ def _fuzz_wrappers(fuzz_callable, arrays, ints, floats, st, np):
                    st.one_of(st.integers(-2, 40), st.sampled_from([1.5, None])),
                    st.sampled_from(["quadratic", "gaussian"])], {})
 
+    def one_step_net(d, alpha0, eta, act, seed):
+        return A.one_step(M.OneStepNetwork(d=d, p=d, alpha0=alpha0, eta=eta, activation=act),
+                          seed=seed)
+    fuzz_callable("algorithms.one_step", one_step_net,
+                  [small, floats, floats, st.sampled_from(["tanh", "relu", "bogus", 3]), seeds],
+                  {})
+
+    def readout(n, lam, seed):
+        s = M.OneStepNetwork(d=5, p=4, alpha0=2.0, eta=1.0).sample(0)
+        return A.ridge_readout(s, n, lam, seed, n_test=20)
+    fuzz_callable("algorithms.ridge_readout", readout, [small, floats, seeds], {})
+
+    def srf_spectrum(r, c, gamma, n, k):
+        m = M.SpikedRandomFeatures(d=6, p=5, r=r, c=c, gamma=gamma)
+        return A.feature_spectrum(m, n, seed=0, k=k)
+    fuzz_callable("algorithms.feature_spectrum", srf_spectrum,
+                  [floats, floats, floats, small, small], {})
+
     from hdcore.algorithms.nuclear_norm_gamp import spectral_soft_threshold
     fuzz_callable("algorithms.nuclear_norm_gamp.spectral_soft_threshold",
                   lambda a, theta, psd: spectral_soft_threshold(a, theta, psd=psd),

@@ -15,6 +15,7 @@ from hdcore.models import (
     BinaryClassification,
     ContaminatedRegression,
     MultiIndex,
+    OneStepNetwork,
     QuadraticNetwork,
     SequenceSingleIndex,
     SpikedWigner,
@@ -34,6 +35,7 @@ CLS = BinaryClassification(d=100, alpha=2.0, teacher="logistic", beta=2.0)
 ATTN = SequenceSingleIndex(d=10, L=2, target="attention", positional="opposite",
                            target_kw={"omega": 0.3})
 
+NET = OneStepNetwork(d=40, p=40, alpha0=5.0, eta=1.0)
 BUILDERS = {
     "AMPResult": lambda: A.amp(WIGNER.sample(seed=0)),
     "AMPResult-wishart": lambda: A.amp(SpikedWishart(d=200, alpha=2.0, beta=2.0).sample(seed=0)),
@@ -80,6 +82,10 @@ BUILDERS = {
     "ClassificationERMResult": lambda: A.classification_erm(CLS.sample(seed=6), "logistic", 0.1),
     "LassoResult": lambda: A.lasso(LIN.sample(seed=7), 0.05),
     "ClassificationFixedPoint": lambda: T.classification_fixed_point(CLS, "logistic", 0.1),
+    "OneStepResult": lambda: A.one_step(NET, seed=8),
+    "RidgeReadoutResult": lambda: A.ridge_readout(NET, 60, 0.1, seed=8),
+    "FeatureSpectrum": lambda: A.feature_spectrum(NET, 60, seed=8, k=2),
+    "OneStepFixedPoint": lambda: T.one_step_test_error(NET, 1.0, 0.1),
 }
 
 

@@ -204,3 +204,13 @@ def spectral_symmetric(x: Matrix, t: F64, k: int, v0: F64, *, tol: float = 1e-8,
 def eigs_top_callable(op: Callable[[F64], F64], n: int, k: int, v0: F64, *, tol: float = 1e-8,
                       ncv: int | None = None, max_restarts: int = 1000,
                       n_threads: int | None = None) -> dict[str, Any]: ...
+
+# two-layer networks: one giant gradient step and the ridge read-out
+def two_layer_init(p: int, d: int, seed: int, n_threads: int | None = None) -> tuple[F64, F64]: ...
+def one_step_step(w0: F64, a0: F64, theta: F64, n0: int, eta_tilde: float, activation: str,
+                  target: str, noise: float, seed: int,
+                  n_threads: int | None = None) -> tuple[F64, F64]: ...
+def two_layer_readout(w: F64, theta: F64, n_train: int, n_test: int, lam: float,
+                      activation: str, target: str, noise: float, seed: int,
+                      covariance: bool = False,
+                      n_threads: int | None = None) -> dict[str, Any]: ...

@@ -32,6 +32,14 @@ from hdcore.algorithms.matrix_tensor import (
     tensor3_contract,
 )
 from hdcore.algorithms.nuclear_norm_gamp import NuclearNormGampResult, nuclear_norm_gamp
+from hdcore.algorithms.one_step import (
+    FeatureSpectrum,
+    OneStepResult,
+    RidgeReadoutResult,
+    feature_spectrum,
+    one_step,
+    ridge_readout,
+)
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
 from hdcore.algorithms.spectral import PCAResult, pca
 from hdcore.algorithms.spectral_glm import (
@@ -59,4 +67,7 @@ __all__ = [
     "ClassificationERMResult", "lasso", "LassoResult",
     # online SGD
     "online_sgd", "OnlineSGDResult",
+    # two-layer networks after one giant gradient step
+    "one_step", "OneStepResult", "ridge_readout", "RidgeReadoutResult", "feature_spectrum",
+    "FeatureSpectrum",
 ]

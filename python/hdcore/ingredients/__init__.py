@@ -19,6 +19,7 @@ from hdcore.ingredients.classification_losses import (
     SquareMargin,
     get_classification_loss,
 )
+from hdcore.ingredients.hermite import HermiteCoefficients, hermite_coefficients
 from hdcore.ingredients.losses import (
     Absolute,
     Cauchy,
@@ -49,6 +50,7 @@ __all__ = [
     "Prior", "Gaussian", "Rademacher", "SparseRademacher", "Spherical", "get_prior",
     "GaussBernoulli", "Binary", "Exponential", "Positive", "Laplace", "GaussMixture",
     "ProductPrior",
+    "HermiteCoefficients", "hermite_coefficients",
     "Channel", "BuiltinChannel", "CallableLink", "get_channel",
     "Loss", "Square", "Absolute", "Huber", "Tukey", "Cauchy", "CustomLoss", "get_loss",
     "ClassificationLoss", "Logistic", "Hinge", "SquareHinge", "SquareMargin",

@@ -15,6 +15,12 @@ from hdcore.models.matrix_sensing import (
 )
 from hdcore.models.matrix_tensor import SpikedMatrixTensor, SpikedMatrixTensorSample
 from hdcore.models.multi_index import MultiIndex, MultiIndexSample
+from hdcore.models.one_step import (
+    OneStepNetwork,
+    OneStepSample,
+    SpikedRandomFeatures,
+    SpikedRandomFeaturesSample,
+)
 from hdcore.models.regression import ContaminatedRegression, ContaminatedRegressionSample
 from hdcore.models.sequence import (
     AttentionStudent,
@@ -41,4 +47,5 @@ __all__ = [
     "BinaryClassification", "BinaryClassificationSample", "ClassificationErrors",
     "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
     "AttentionStudent",
+    "OneStepNetwork", "OneStepSample", "SpikedRandomFeatures", "SpikedRandomFeaturesSample",
 ]

@@ -46,6 +46,7 @@ from hdcore.theory.low_rank import (
     information_theoretic_threshold,
     state_evolution_map,
 )
+from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
 from hdcore.theory.matrix_tensor import (
     MatrixTensorFixedPoints,
     MatrixTensorSE,
@@ -58,7 +59,12 @@ from hdcore.theory.matrix_tensor import (
     matrix_tensor_thresholds,
     rectangular_bbp,
 )
-from hdcore.theory.matrix_sensing import SensingFixedPoint, perfect_recovery_threshold
+from hdcore.theory.one_step import (
+    OneStepFixedPoint,
+    one_step_test_error,
+    rf_ridge_test_error,
+    srf_spectral_inputs,
+)
 from hdcore.theory.quadratic_network_erm import (
     QuadraticERMFixedPoint,
     QuadraticERMStateEvolution,
@@ -113,4 +119,6 @@ __all__ = [
     "REGIONS", "SGDODE", "SIE", "AttentionLandscape", "LossDerivatives", "PhaseDiagram",
     "attention_landscape", "population_loss", "population_loss_derivatives",
     "positional_semantic_phase_diagram", "sequence_information_exponent", "sgd_ode",
+    # features after one giant gradient step
+    "OneStepFixedPoint", "one_step_test_error", "rf_ridge_test_error", "srf_spectral_inputs",
 ]

@@ -14,6 +14,7 @@ pub mod glm;
 pub mod linalg;
 pub mod losses;
 pub mod models;
+pub mod nets;
 pub mod priors;
 pub mod rmt;
 pub mod rng;

@@ -9,6 +9,7 @@ mod fn_glm;
 mod fn_linalg;
 mod fn_losses;
 mod fn_models;
+mod fn_nets;
 mod fn_priors;
 mod fn_random;
 mod fn_reliability;
@@ -44,5 +45,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_sgd::register(m)?;
     fn_tensor::register(m)?;
     fn_reliability::register(m)?;
+    fn_nets::register(m)?;
     Ok(())
 }
