@@ -108,7 +108,8 @@ def scaling(sizes, bw, markdown, repeats=3):
             t0 = time.perf_counter()
             hd_amp(s.y, x0, lo, n)
             t1 = time.perf_counter()
-            raw = hd_amp(s.y, x0, hi, n)
+            raw = _core.amp_wigner(s.y, SNR, "rademacher", x0, truth=s.x, packed_n=n,
+                                   n_iter=hi, tol=0.0)
             t2 = time.perf_counter()
             best = min(best, ((t2 - t1) - (t1 - t0)) / (hi - lo))
             ov, q = raw["overlap"][-1], raw["q"][-1]
