@@ -200,7 +200,7 @@ def _worker(group: str, profile: str, out_path: str) -> None:  # noqa: C901
         "law_kind": ["semicircle", "marchenko_pastur", "mp_semicircle", None, "bogus"],
         "link": ["sign", "relu", "linear", "abs", "committee_sign", "bogus"],
         "loss_name": ["square", "absolute", "huber", "logistic", "hinge", "bogus"],
-        "dtype": ["float64", "float32", "float16", "bogus"],
+        "dtype": ["float64", "float32", "float16", "bfloat16", "bogus"],
         "mode": ["full", "reduced", "bogus"],
         "where_": ["binding"],
     }
@@ -339,7 +339,8 @@ def _fuzz_wrappers(fuzz_callable, arrays, ints, floats, st, np):
         return M.SpikedWigner(n=n, snr=snr, prior=prior).sample(seed, dtype=dtype,
                                                                  storage=storage)
     fuzz_callable("models.SpikedWigner.sample", wigner,
-                  [small, floats, priors, seeds, st.sampled_from(["float64", "float32", "x"]),
+                  [small, floats, priors, seeds,
+                   st.sampled_from(["float64", "float32", "bfloat16", "x"]),
                    st.sampled_from(["full", "packed", "x"])], {})
 
     def wishart(d, alpha, beta, seed):

@@ -19,15 +19,17 @@ def _panic_for_test(where_: str) -> None: ...  # private test hook: panics on pu
 
 F64 = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64] | npt.NDArray[np.float32]
+# bfloat16 storage as its uint16 bit patterns (symmetric-matrix entry points only)
+SymMatrix = Matrix | npt.NDArray[np.uint16]
 
 # threads and random streams
 def resolve_threads(n_threads: int | None = None) -> int: ...
 def standard_normal(n: int, seed: int, domain: int = 0, n_threads: int | None = None) -> F64: ...
 
 # linear algebra
-def matvec(a: Matrix, x: F64, transpose: bool = False, packed_n: int | None = None,
+def matvec(a: SymMatrix, x: F64, transpose: bool = False, packed_n: int | None = None,
            n_threads: int | None = None) -> F64: ...
-def eigsh_top(a: Matrix, k: int, v0: F64, *, gram: bool = False, scale: float = 1.0,
+def eigsh_top(a: SymMatrix, k: int, v0: F64, *, gram: bool = False, scale: float = 1.0,
               packed_n: int | None = None, tol: float = 1e-10, ncv: int | None = None,
               max_restarts: int = 500, n_threads: int | None = None) -> dict[str, Any]: ...
 def eigsh_top_callable(op: Callable[[F64], F64], n: int, k: int, v0: F64, *, tol: float = 1e-10,
@@ -47,11 +49,11 @@ def prior_log_partition(name: str, b: F64, a: F64, *, rho: float | None = None) 
 # spiked models
 def sample_spiked_wigner(n: int, snr: float, prior_name: str, seed: int, *,
                          rho: float | None = None, dtype: str = "float64", packed: bool = False,
-                         n_threads: int | None = None) -> tuple[Matrix, F64]: ...
+                         n_threads: int | None = None) -> tuple[SymMatrix, F64]: ...
 def sample_spiked_wishart(n: int, d: int, beta: float, prior_name: str, seed: int, *,
                           rho: float | None = None, dtype: str = "float64",
                           n_threads: int | None = None) -> tuple[Matrix, F64, F64]: ...
-def amp_wigner(y: Matrix, snr: float, prior_name: str, x0: F64, *, rho: float | None = None,
+def amp_wigner(y: SymMatrix, snr: float, prior_name: str, x0: F64, *, rho: float | None = None,
                truth: F64 | None = None, packed_n: int | None = None, n_iter: int = 100,
                damping: float = 0.0, tol: float = 1e-12,
                n_threads: int | None = None) -> dict[str, Any]: ...

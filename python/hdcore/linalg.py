@@ -1,7 +1,9 @@
 """Dense mat-vecs and top eigenpairs of implicit symmetric operators (Rust, multithreaded).
 
 Matrices are float64 or float32 numpy arrays, dense (``n x m``) or packed symmetric (the upper
-triangle row by row, ``n(n+1)/2`` entries, pass ``packed_n=n``). Vectors are float64.
+triangle row by row, ``n(n+1)/2`` entries, pass ``packed_n=n``). Vectors are float64. A uint16
+array is read as bfloat16 bit patterns (``SpikedWigner.sample(dtype="bfloat16")``,
+:func:`hdcore.models.spiked.to_bfloat16_bits`); products accumulate in float64.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ __all__ = ["matvec", "top_eigenpairs", "Eigenpairs", "pack_symmetric", "memory_b
 
 
 def _matrix(a, name: str = "a") -> np.ndarray:
-    if not isinstance(a, np.ndarray) or a.dtype not in (np.float64, np.float32):
+    # uint16 arrays are bfloat16 bit patterns (hdcore.models.spiked.to_bfloat16_bits)
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float64, np.float32, np.uint16):
         a = as_array(a, name)
     if not a.flags.c_contiguous:
         a = np.ascontiguousarray(a)
@@ -32,7 +35,7 @@ def matvec(a, x, *, transpose: bool = False, packed_n: int | None = None,
 
     Parameters
     ----------
-    a : ndarray of float64 or float32
+    a : ndarray of float64, float32 or uint16 (bfloat16 bit patterns)
         Dense 2-D matrix, or packed upper triangle (1-D) when ``packed_n`` is given.
     x : array_like
         Vector of matching length.

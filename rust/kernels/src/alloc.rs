@@ -142,12 +142,20 @@ fn cgroup_room() -> Option<u64> {
 
 fn address_space_room() -> Option<u64> {
     let limits = read("/proc/self/limits")?;
-    let line = limits.lines().find(|l| l.starts_with("Max address space"))?;
-    let soft = line["Max address space".len()..].split_whitespace().next()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    let soft = line["Max address space".len()..]
+        .split_whitespace()
+        .next()?;
     let limit: u64 = soft.parse().ok()?; // "unlimited" does not parse: no limit
     let status = read("/proc/self/status")?;
     let vm = status.lines().find(|l| l.starts_with("VmSize:"))?;
-    let kb: u64 = vm["VmSize:".len()..].split_whitespace().next()?.parse().ok()?;
+    let kb: u64 = vm["VmSize:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(limit.saturating_sub(kb.saturating_mul(1024)))
 }
 
@@ -159,6 +167,8 @@ pub unsafe trait Zeroable: Copy {}
 // SAFETY: zero bits are 0.0 / 0 / false for these types.
 unsafe impl Zeroable for f64 {}
 unsafe impl Zeroable for f32 {}
+unsafe impl Zeroable for half::bf16 {}
+unsafe impl Zeroable for u16 {}
 unsafe impl Zeroable for u64 {}
 unsafe impl Zeroable for usize {}
 unsafe impl Zeroable for i64 {}
@@ -188,9 +198,8 @@ pub fn zeroed<T: Zeroable>(name: &'static str, len: usize) -> Result<Vec<T>> {
         }
         return Ok(v);
     }
-    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| {
-        invalid(name, format!("{len} elements overflow the address space"))
-    })?;
+    let layout = std::alloc::Layout::array::<T>(len)
+        .map_err(|_| invalid(name, format!("{len} elements overflow the address space")))?;
     // SAFETY: the layout has non-zero size; the pointer comes from the global allocator with
     // exactly this layout, which is what `Vec` uses for a capacity of `len`; zeroed memory is a
     // valid `T` (`Zeroable`).
@@ -227,9 +236,15 @@ mod tests {
     #[test]
     fn overflow_is_an_invalid_argument_naming_it() {
         let e = count("n", &[usize::MAX, 2]).unwrap_err();
-        assert!(matches!(e, KernelError::InvalidArgument { name: "n", .. }), "{e}");
+        assert!(
+            matches!(e, KernelError::InvalidArgument { name: "n", .. }),
+            "{e}"
+        );
         let e = bytes::<f64>("d", &[usize::MAX / 4]).unwrap_err();
-        assert!(matches!(e, KernelError::InvalidArgument { name: "d", .. }), "{e}");
+        assert!(
+            matches!(e, KernelError::InvalidArgument { name: "d", .. }),
+            "{e}"
+        );
         assert!(total("n", &[usize::MAX, 1]).is_err());
         assert_eq!(count("n", &[3, 4, 5]).unwrap(), 60);
         assert_eq!(bytes::<f32>("n", &[3, 4]).unwrap(), 48);

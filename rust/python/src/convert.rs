@@ -1,5 +1,7 @@
 //! Conversion and validation of Python arguments. Every check names the argument.
 
+use half::bf16;
+use half::slice::HalfBitsSliceExt;
 use hdcore_kernels::linalg::{all_finite, is_symmetric, Dense, LinearOperator, Scalar, SymPacked};
 use hdcore_kernels::priors::{Mixture, Prior};
 use hdcore_kernels::threads::ThreadPool;
@@ -74,7 +76,9 @@ pub fn opt_slice<'a>(v: &'a Option<PyReadonlyArray1<'_, f64>>) -> PyResult<Optio
     })
 }
 
-/// A matrix argument: dense 2-D or packed-symmetric 1-D, float64 or float32 storage.
+/// A matrix argument: dense 2-D or packed-symmetric 1-D, float64 or float32 storage, or
+/// (symmetric matrices only, [`MatrixArg::extract_sym`]) bfloat16 storage held as the uint16 bit
+/// patterns of its entries (numpy has no bfloat16 type).
 pub enum MatrixArg<'py> {
     /// Dense float64.
     D64(PyReadonlyArray2<'py, f64>),
@@ -84,6 +88,32 @@ pub enum MatrixArg<'py> {
     P64(PyReadonlyArray1<'py, f64>, usize),
     /// Packed upper triangle, float32, with its dimension.
     P32(PyReadonlyArray1<'py, f32>, usize),
+    /// Dense bfloat16 (uint16 bit patterns).
+    DB16(PyReadonlyArray2<'py, u16>),
+    /// Packed upper triangle, bfloat16 (uint16 bit patterns), with its dimension.
+    PB16(PyReadonlyArray1<'py, u16>, usize),
+}
+
+/// The bfloat16 values whose bit patterns `bits` holds (a reinterpretation, no copy).
+pub fn as_bf16(bits: &[u16]) -> &[bf16] {
+    bits.reinterpret_cast::<bf16>()
+}
+
+fn readonly1<'py, T: Element>(
+    arr: &Bound<'py, PyArray1<T>>,
+    name: &str,
+) -> PyResult<PyReadonlyArray1<'py, T>> {
+    arr.try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))
+}
+
+/// Check that bfloat16 bit patterns are finite (exponent bits not all set).
+fn bf16_finite(pool: &ThreadPool, bits: &[u16], name: &str) -> PyResult<()> {
+    if all_finite(pool, as_bf16(bits)) {
+        Ok(())
+    } else {
+        Err(nonfinite_error(name))
+    }
 }
 
 fn dense<'py, T: Element + Scalar>(
@@ -111,8 +141,14 @@ impl<'py> MatrixArg<'py> {
             Ok(Self::D64(dense(pool, a, name, false)?))
         } else if let Ok(a) = obj.cast::<PyArray2<f32>>() {
             Ok(Self::D32(dense(pool, a, name, false)?))
+        } else if let Ok(a) = obj.cast::<PyArray2<u16>>() {
+            let ro = a
+                .try_readonly()
+                .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+            ro.as_slice().map_err(|_| contiguous_error(name))?;
+            Ok(Self::DB16(ro))
         } else {
-            Self::extract(pool, obj, None, name)
+            Self::extract_sym(pool, obj, None, name)
         }
     }
 
@@ -159,12 +195,70 @@ impl<'py> MatrixArg<'py> {
         }
     }
 
+    /// [`MatrixArg::extract`] that also takes bfloat16 storage, as a uint16 array of bit
+    /// patterns (dense 2-D, or packed 1-D when `packed_n` is given): for the symmetric-matrix
+    /// entry points (AMP, mat-vecs, Lanczos), whose callers know the array came from a
+    /// bfloat16 sampler.
+    pub fn extract_sym(
+        pool: &ThreadPool,
+        obj: &Bound<'py, PyAny>,
+        packed_n: Option<usize>,
+        name: &str,
+    ) -> PyResult<Self> {
+        match packed_n {
+            None => {
+                if let Ok(a) = obj.cast::<PyArray2<u16>>() {
+                    let ro = a
+                        .try_readonly()
+                        .map_err(|e| PyValueError::new_err(format!("`{name}`: {e}")))?;
+                    bf16_finite(
+                        pool,
+                        ro.as_slice().map_err(|_| contiguous_error(name))?,
+                        name,
+                    )?;
+                    return Ok(Self::DB16(ro));
+                }
+            }
+            Some(n) => {
+                if let Ok(a) = obj.cast::<PyArray1<u16>>() {
+                    let ro = readonly1(a, name)?;
+                    let expected = n * (n + 1) / 2;
+                    if ro.len() != expected {
+                        return Err(PyValueError::new_err(format!(
+                            "packed `{name}` of a {n} x {n} matrix must have {expected} entries, got {}",
+                            ro.len()
+                        )));
+                    }
+                    bf16_finite(
+                        pool,
+                        ro.as_slice().map_err(|_| contiguous_error(name))?,
+                        name,
+                    )?;
+                    return Ok(Self::PB16(ro, n));
+                }
+            }
+        }
+        Self::extract(pool, obj, packed_n, name).map_err(|e| {
+            if e.is_instance_of::<PyTypeError>(obj.py()) {
+                PyTypeError::new_err(format!(
+                    "`{name}` must be a numpy array of float64, float32 or bfloat16 bit patterns \
+                     (uint16), dense 2-D or packed 1-D with `packed_n`, got {}",
+                    describe(obj)
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
     fn len(&self) -> usize {
         match self {
             Self::D64(a) => a.len(),
             Self::D32(a) => a.len(),
             Self::P64(a, _) => a.len(),
             Self::P32(a, _) => a.len(),
+            Self::DB16(a) => a.len(),
+            Self::PB16(a, _) => a.len(),
         }
     }
 
@@ -173,7 +267,8 @@ impl<'py> MatrixArg<'py> {
         match self {
             Self::D64(a) => (a.shape()[0], a.shape()[1]),
             Self::D32(a) => (a.shape()[0], a.shape()[1]),
-            Self::P64(_, n) | Self::P32(_, n) => (*n, *n),
+            Self::DB16(a) => (a.shape()[0], a.shape()[1]),
+            Self::P64(_, n) | Self::P32(_, n) | Self::PB16(_, n) => (*n, *n),
         }
     }
 
@@ -189,6 +284,10 @@ impl<'py> MatrixArg<'py> {
             }
             Self::P64(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
             Self::P32(a, n) => Box::new(SymPacked::new(a.as_slice()?, *n).map_err(err)?),
+            Self::DB16(a) => Box::new(
+                Dense::new(as_bf16(a.as_slice()?), a.shape()[0], a.shape()[1]).map_err(err)?,
+            ),
+            Self::PB16(a, n) => Box::new(SymPacked::new(as_bf16(a.as_slice()?), *n).map_err(err)?),
         })
     }
 
@@ -204,6 +303,7 @@ impl<'py> MatrixArg<'py> {
         let ok = match self {
             Self::D64(a) => is_symmetric(pool, a.as_slice()?, r),
             Self::D32(a) => is_symmetric(pool, a.as_slice()?, r),
+            Self::DB16(a) => is_symmetric(pool, as_bf16(a.as_slice()?), r),
             _ => true,
         };
         if ok {
@@ -246,19 +346,29 @@ pub fn prior(name: &str, rho: Option<f64>) -> PyResult<Prior> {
 /// Parse the canonical name `gauss_mixture(w1,..,wK;m1,..,mK;v1,..,vK)` of a Gaussian mixture
 /// (what `hdcore.ingredients.GaussMixture.name` gives).
 fn mixture(name: &str) -> PyResult<Prior> {
-    let bad = || PyValueError::new_err(format!(
+    let bad = || {
+        PyValueError::new_err(format!(
         "cannot read the Gaussian mixture {name:?}; expected 'gauss_mixture(w1,..,wK;m1,..,mK;v1,..,vK)'"
-    ));
-    let inner = name.strip_prefix("gauss_mixture(").and_then(|r| r.strip_suffix(')')).ok_or_else(bad)?;
+    ))
+    };
+    let inner = name
+        .strip_prefix("gauss_mixture(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(bad)?;
     let parts: Vec<Vec<f64>> = inner
         .split(';')
-        .map(|part| part.split(',').map(|t| t.trim().parse::<f64>()).collect::<Result<Vec<f64>, _>>())
+        .map(|part| {
+            part.split(',')
+                .map(|t| t.trim().parse::<f64>())
+                .collect::<Result<Vec<f64>, _>>()
+        })
         .collect::<Result<_, _>>()
         .map_err(|_| bad())?;
     if parts.len() != 3 {
         return Err(bad());
     }
-    let mix = Mixture::new(&parts[0], &parts[1], &parts[2]).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mix = Mixture::new(&parts[0], &parts[1], &parts[2])
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(Prior::GaussMixture(mix))
 }
 

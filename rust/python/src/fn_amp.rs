@@ -1,7 +1,7 @@
 //! AMP loops for the spiked models.
 
-use crate::runtime::guard;
 use crate::convert::{finite, opt_slice, opt_vector, prior, vector, MatrixArg};
+use crate::runtime::guard;
 use crate::runtime::{pool, run};
 use hdcore_kernels::amp::{
     amp_wigner as k_wigner, amp_wishart as k_wishart, AmpOptions, AmpOutput,
@@ -61,7 +61,7 @@ fn amp_wigner<'py>(
         let snr = finite(snr, "snr", 0.0)?;
         let o = opts(n_iter, damping, tol)?;
         let p = pool(n_threads)?;
-        let ym = MatrixArg::extract(&p, y, packed_n, "y")?;
+        let ym = MatrixArg::extract_sym(&p, y, packed_n, "y")?;
         ym.check_symmetric(&p, "y")?;
         let x0 = vector::<f64>(&p, x0, "x0")?;
         let truth = opt_vector(&p, truth, "truth")?;

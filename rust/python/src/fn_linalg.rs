@@ -1,8 +1,8 @@
 //! Mat-vecs, Lanczos, bandwidth probe.
 
+use crate::convert::{vector, MatrixArg};
 use crate::runtime::guard;
 use crate::runtime::zeros;
-use crate::convert::{vector, MatrixArg};
 use crate::runtime::{ensure_fits, pool, run, with_callable};
 use hdcore_kernels::linalg::{read_bandwidth, top_eigenpairs, Eigenpairs, LanczosOptions};
 use hdcore_kernels::KernelError;
@@ -27,7 +27,7 @@ fn matvec<'py>(
         let p = pool(n_threads)?;
         let a = match packed_n {
             None => MatrixArg::extract_lazy(&p, a, "a")?,
-            Some(_) => MatrixArg::extract(&p, a, packed_n, "a")?,
+            Some(_) => MatrixArg::extract_sym(&p, a, packed_n, "a")?,
         };
         let x = vector::<f64>(&p, x, "x")?;
         let (r, c) = a.shape();
@@ -132,7 +132,11 @@ fn eigsh_top<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     guard(|| {
         let p = pool(n_threads)?;
-        let a = MatrixArg::extract(&p, a, packed_n, "a")?;
+        let a = if gram {
+            MatrixArg::extract(&p, a, packed_n, "a")?
+        } else {
+            MatrixArg::extract_sym(&p, a, packed_n, "a")?
+        };
         let (r, c) = a.shape();
         if !gram {
             a.check_symmetric(&p, "a")?;
@@ -225,7 +229,9 @@ fn read_bandwidth_probe(
     guard(|| {
         let p = pool(n_threads)?;
         if repeats > 1000 {
-            return Err(PyValueError::new_err(format!("`repeats` must be at most 1000, got {repeats}")));
+            return Err(PyValueError::new_err(format!(
+                "`repeats` must be at most 1000, got {repeats}"
+            )));
         }
         ensure_fits(&[("n", hdcore_kernels::alloc::bytes::<f64>("n", &[n]))])?;
         let (bw, check) = run(py, |_| Ok(read_bandwidth(&p, n, repeats)))?;

@@ -1,8 +1,8 @@
 //! Samplers of the spiked models.
 
-use crate::runtime::guard;
 use crate::convert::{finite, prior};
 use crate::errors::to_pyerr;
+use crate::runtime::guard;
 use crate::runtime::{pool, run};
 use hdcore_kernels::alloc::{self, Zeroable};
 use hdcore_kernels::linalg::Scalar;
@@ -18,6 +18,24 @@ fn check_dtype(dtype: &str) -> PyResult<bool> {
         "float32" => Ok(true),
         other => Err(PyValueError::new_err(format!(
             "`dtype` must be 'float64' or 'float32', got {other:?}"
+        ))),
+    }
+}
+
+/// Storage of a spiked Wigner sample.
+enum WignerDtype {
+    F64,
+    F32,
+    Bf16,
+}
+
+fn wigner_dtype(dtype: &str) -> PyResult<WignerDtype> {
+    match dtype {
+        "float64" => Ok(WignerDtype::F64),
+        "float32" => Ok(WignerDtype::F32),
+        "bfloat16" => Ok(WignerDtype::Bf16),
+        other => Err(PyValueError::new_err(format!(
+            "`dtype` must be 'float64', 'float32' or 'bfloat16', got {other:?}"
         ))),
     }
 }
@@ -62,7 +80,38 @@ fn wigner_typed<'py, T: Scalar + Element + Zeroable>(
     Ok((to_py(py, y, shape)?, x.into_pyarray(py)))
 }
 
-/// Spiked Wigner sample `(Y, x)`; `Y` dense `n x n`, or packed upper triangle when `packed`.
+/// [`wigner_typed`] for bfloat16 storage, sampled straight into it and handed to numpy as the
+/// uint16 bit patterns (no float64 temporary).
+fn wigner_bf16<'py>(
+    py: Python<'py>,
+    n: usize,
+    snr: f64,
+    pr: hdcore_kernels::priors::Prior,
+    seed: u64,
+    packed: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
+    use half::vec::HalfFloatVecExt;
+    let p = pool(n_threads)?;
+    let (storage, len, shape) = if packed {
+        let len = alloc::count("n", &[n, n.saturating_add(1)]).map(|c| c / 2);
+        (SymStorage::Packed, len, None)
+    } else {
+        (SymStorage::Full, alloc::count("n", &[n, n]), Some((n, n)))
+    };
+    let len = len.map_err(|e| to_pyerr(e, None))?;
+    let (y, x) = run(py, |_| {
+        let mut y = alloc::zeroed::<half::bf16>("n", len)?;
+        let mut x = alloc::zeroed::<f64>("n", n)?;
+        spiked_wigner(&p, n, snr, &pr, seed, storage, &mut y, &mut x)?;
+        Ok((y, x))
+    })?;
+    let bits: Vec<u16> = y.reinterpret_into();
+    Ok((to_py(py, bits, shape)?, x.into_pyarray(py)))
+}
+
+/// Spiked Wigner sample `(Y, x)`; `Y` dense `n x n`, or packed upper triangle when `packed`;
+/// `dtype="bfloat16"` returns the uint16 bit patterns of the bfloat16 entries.
 #[pyfunction]
 #[pyo3(signature = (n, snr, prior_name, seed, *, rho=None, dtype="float64", packed=false, n_threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -83,10 +132,10 @@ fn sample_spiked_wigner<'py>(
         if n == 0 {
             return Err(PyValueError::new_err("`n` must be at least 1"));
         }
-        if check_dtype(dtype)? {
-            wigner_typed::<f32>(py, n, snr, pr, seed, packed, n_threads)
-        } else {
-            wigner_typed::<f64>(py, n, snr, pr, seed, packed, n_threads)
+        match wigner_dtype(dtype)? {
+            WignerDtype::F64 => wigner_typed::<f64>(py, n, snr, pr, seed, packed, n_threads),
+            WignerDtype::F32 => wigner_typed::<f32>(py, n, snr, pr, seed, packed, n_threads),
+            WignerDtype::Bf16 => wigner_bf16(py, n, snr, pr, seed, packed, n_threads),
         }
     })
 }

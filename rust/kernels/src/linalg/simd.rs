@@ -1,12 +1,12 @@
 //! Inner loops of the dense kernels: a dot product, an axpy and the fused dot+axpy of packed
-//! symmetric storage, for float64 and float32 storage (always accumulated in float64).
+//! symmetric storage, for float64, float32 and bfloat16 storage (always accumulated in float64).
 //!
 //! Each loop is written once, generically, with independent accumulators so that LLVM
 //! vectorises it; it is compiled twice, for baseline x86-64 and for AVX2+FMA, and the right
 //! version is picked at run time (the choice depends only on the CPU, so results stay
 //! identical for any number of threads).
 
-/// Storage element type of a matrix: `f64` or `f32`.
+/// Storage element type of a matrix: `f64`, `f32` or [`half::bf16`].
 pub trait Scalar: Copy + Send + Sync + 'static {
     /// Whether products want the vector in float32 too (see [`Scalar::dot4_rows`]).
     const WANTS_F32_X: bool = false;
@@ -51,6 +51,24 @@ impl Scalar for f32 {
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
+    }
+}
+
+/// bfloat16 storage: 8 significand bits (relative rounding error at most `2^-8` per entry),
+/// float32's exponent range. Widened exactly (a 16-bit shift into a float32) and multiplied
+/// and accumulated in float64 like float64 storage, so the only error is the storage rounding.
+impl Scalar for half::bf16 {
+    #[inline(always)]
+    fn dot4_rows(rows: [&[half::bf16]; 4], x: &[f64], _x32: &[f32]) -> [f64; 4] {
+        dot4(rows, x)
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f32::from_bits((self.to_bits() as u32) << 16) as f64
+    }
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        half::bf16::from_f64(x)
     }
 }
 
@@ -156,7 +174,11 @@ macro_rules! kernels {
                 let it = r0[start..end]
                     .chunks_exact(W)
                     .zip(r1[start..end].chunks_exact(W))
-                    .zip(r2[start..end].chunks_exact(W).zip(r3[start..end].chunks_exact(W)))
+                    .zip(
+                        r2[start..end]
+                            .chunks_exact(W)
+                            .zip(r3[start..end].chunks_exact(W)),
+                    )
                     .zip(x[start..end].chunks_exact(W));
                 for (((c0, c1), (c2, c3)), cx) in it {
                     for k in 0..W {

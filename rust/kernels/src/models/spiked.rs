@@ -1,8 +1,8 @@
 //! Spiked Wigner and spiked covariance (Wishart) samples.
 //!
-//! Noise streams are keyed per row (`(seed, NOISE, row)`), so full, packed, float64 and
-//! float32 storage of the same seed hold the same matrix (up to float32 rounding), and the
-//! sample does not depend on the number of threads.
+//! Noise streams are keyed per row (`(seed, NOISE, row)`), so full, packed, float64, float32
+//! and bfloat16 storage of the same seed hold the same matrix (up to the storage's rounding,
+//! applied once to the float64 entry), and the sample does not depend on the number of threads.
 
 use crate::error::{ensure, Result};
 use crate::linalg::{packed_offset, Scalar};
@@ -198,6 +198,68 @@ mod tests {
                 &full[i * n + i..(i + 1) * n],
                 &packed[packed_offset(n, i)..packed_offset(n, i) + n - i]
             );
+        }
+    }
+
+    #[test]
+    fn bf16_storage_rounds_the_float64_sample_once_for_any_thread_count() {
+        use crate::linalg::{LinearOperator, SymPacked};
+        use half::bf16;
+        let n = 301;
+        let mut f64s = vec![0.0f64; crate::linalg::packed_len(n)];
+        let mut x = vec![0.0; n];
+        spiked_wigner(
+            &pool(Some(1)).unwrap(),
+            n,
+            1.5,
+            &Prior::Rademacher,
+            5,
+            SymStorage::Packed,
+            &mut f64s,
+            &mut x,
+        )
+        .unwrap();
+        let mut ys: Vec<Vec<f64>> = Vec::new();
+        for threads in [1, 2, 3] {
+            let p = pool(Some(threads)).unwrap();
+            let mut b = vec![bf16::ZERO; crate::linalg::packed_len(n)];
+            let mut xb = vec![0.0; n];
+            spiked_wigner(
+                &p,
+                n,
+                1.5,
+                &Prior::Rademacher,
+                5,
+                SymStorage::Packed,
+                &mut b,
+                &mut xb,
+            )
+            .unwrap();
+            assert_eq!(x, xb);
+            for (u, v) in f64s.iter().zip(&b) {
+                assert_eq!(*v, bf16::from_f64(*u));
+                assert!((v.to_f64() - u).abs() <= u.abs() * 2f64.powi(-8));
+            }
+            let v: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
+            let mut y = vec![0.0; n];
+            SymPacked::new(&b, n)
+                .unwrap()
+                .apply(&p, &v, &mut y)
+                .unwrap();
+            ys.push(y);
+        }
+        assert_eq!(ys[0], ys[1]);
+        assert_eq!(ys[0], ys[2]);
+        // the product is the float64 product of the widened entries
+        let wide: Vec<f64> = f64s.iter().map(|&u| bf16::from_f64(u).to_f64()).collect();
+        let v: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
+        let mut y = vec![0.0; n];
+        SymPacked::new(&wide, n)
+            .unwrap()
+            .apply(&pool(Some(2)).unwrap(), &v, &mut y)
+            .unwrap();
+        for (u, w) in y.iter().zip(&ys[0]) {
+            assert!((u - w).abs() < 1e-12);
         }
     }
 
