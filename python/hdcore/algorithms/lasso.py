@@ -120,8 +120,8 @@ def lasso(sample, lam1: float, *, lam2: float = 0.0, tol: float = 1e-9, max_swee
     J. Friedman, T. Hastie, R. Tibshirani, "Regularization paths for generalized linear models
     via coordinate descent", J. Stat. Softw. 33(1), 2010.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import hdcore
     >>> s = hdcore.models.MultiIndex(d=400, alpha=0.5, p=1, link="linear",
     ...                              prior="gauss_bernoulli(0.1)", noise=1e-4).sample(0)

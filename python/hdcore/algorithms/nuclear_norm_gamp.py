@@ -186,8 +186,8 @@ def nuclear_norm_gamp(sample: MatrixSensingSample, *, lam: float, psd: bool = Tr
     hdcore.NumericalError
         If the iteration breaks down (try ``damping``).
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import QuadraticNetwork
     >>> from hdcore.algorithms import nuclear_norm_gamp
     >>> smp = QuadraticNetwork(d=40, kappa=0.5, alpha=0.6, noise=0.1).sample(seed=0)

@@ -280,8 +280,8 @@ def solve(F: Callable, x0, *, damping: float = 0.0, anderson: int = 0, tol: floa
     TypeError
         When ``F`` returns something not shaped like ``x0``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.theory.fixed_point import solve
     >>> round(solve(np.cos, 1.0, anderson=3).x, 10)
     0.7390851332
@@ -493,8 +493,8 @@ def branches(F: Callable, starts, *, atol: float | None = None, **solve_kw) -> B
     -------
     Branches
 
-    Example
-    -------
+    Examples
+    --------
     >>> b = branches(lambda m: np.tanh(2 * m), {"minus": -1.0, "plus": 1.0, "zero": 0.0})
     >>> b.coexist, b.groups
     (True, (('minus',), ('plus',), ('zero',)))
@@ -592,8 +592,8 @@ def continuation(F: Callable, grid, x0, *, direction: str = "forward", x0_backwa
     -------
     Continuation
 
-    Example
-    -------
+    Examples
+    --------
     >>> path = continuation(lambda m, b: np.tanh(b * m), [0.5, 1.5, 2.0], 0.5, tol=1e-12,
     ...                     warm=lambda m: max(m, 0.1))  # 0 is unstable above b = 1
     >>> [round(r.x, 6) for r in path.forward]
@@ -656,8 +656,8 @@ def transition(pred: Callable[[float], bool], lo: float, hi: float, *, xtol: flo
     float
         The midpoint of the final bracket.
 
-    Example
-    -------
+    Examples
+    --------
     >>> round(transition(lambda p: p * p > 2, 0.0, 2.0, xtol=1e-9), 6)
     1.414214
     """
@@ -710,8 +710,8 @@ def solve_many(F: Callable, x0, *, damping: float = 0.0, tol: float = 1e-10, max
     -------
     BatchResult
 
-    Example
-    -------
+    Examples
+    --------
     >>> b = np.array([0.5, 2.0, 3.0])
     >>> r = solve_many(lambda m, i: np.tanh(b[i] * m), np.ones(3), tol=1e-12, max_iter=5000)
     >>> np.round(r.x, 6), bool(r.converged.all())

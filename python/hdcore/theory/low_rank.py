@@ -241,8 +241,8 @@ def state_evolution_map(model, *, aux: bool = False):
     callable
         ``F(m)``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import SpikedWigner
     >>> F = state_evolution_map(SpikedWigner(n=10, snr=2.0, prior="gaussian"))
     >>> round(F(0.5), 6)  # overlap_P(4 * 0.5) = 2/3 for a Gaussian prior
