@@ -152,3 +152,20 @@ def test_spectral_methods_reject_bad_input():
     # plain PCA of phase retrieval through a user preprocessing
     res = symmetric_spectral(sample, preprocessing=lambda y: y - 1.0)
     assert res.eigenvalues[0] > 0 and 0 <= res.overlap <= 1
+
+
+@pytest.mark.slow
+def test_outlier_of_L_concentrates_at_alpha_over_alpha_c():
+    """Phase retrieval at alpha = 2: the informative outlier of L sits at alpha/alpha_c = 4 with
+    seed-to-seed spread that shrinks with d (std about 1.1 at d = 400, 0.15 at d = 6400); at
+    very small d (the d = 50 docstring example) it has not separated from the bulk yet."""
+    pred = spectral_prediction(MultiIndex(d=400, alpha=2.0, p=1, link="phase_retrieval"))
+    assert pred.outlier == pytest.approx(4.0)
+    spread, centre = {}, {}
+    for d in (400, 6400):
+        model = MultiIndex(d=d, alpha=2.0, p=1, link="phase_retrieval")
+        top = np.array([asymmetric_spectral(model.sample(seed=s)).eigenvalues[0].real
+                        for s in range(6)])
+        spread[d], centre[d] = top.std(), np.median(top)
+    assert spread[6400] < 0.5 * spread[400]
+    assert abs(centre[6400] - pred.outlier) < 0.25
