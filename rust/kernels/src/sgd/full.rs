@@ -14,6 +14,13 @@
 //! number of threads and for "parallel over chunks" vs "parallel over runs". The work per
 //! coordinate and token is one Gaussian draw and three fused multiply-adds; the Gaussian draw
 //! dominates (see `benches/bench_online_sgd.py`).
+//!
+//! **Drawing ahead.** The tokens do not depend on the weights, so a single run whose steps are
+//! too small to split over threads (fewer than about `2 threads` chunks per step) draws the
+//! tokens of the next [`AHEAD_FLOATS`]`/ (B L d)` steps in one parallel pass over
+//! `(step, chunk)` streams, then runs those steps with step 3's sampling loop replaced by a copy
+//! from that buffer. The draws are the same numbers from the same streams, and every other
+//! operation is unchanged, so the results are bit-identical to drawing inside the pass.
 
 use super::functions::{Problem, Work};
 use super::{stop_measure, tags, RunOutput, SgdOptions};
@@ -31,6 +38,10 @@ pub const CHUNK: usize = 2048;
 /// Below this many token-coordinates per step, independent runs go to different threads
 /// instead of splitting each step over threads.
 const PER_RUN_THRESHOLD: usize = 1 << 17;
+
+/// Size (float32 entries, 1 MB: it stays in the cache) of the draw-ahead buffer of a single
+/// run (module docs).
+const AHEAD_FLOATS: usize = 1 << 18;
 
 fn fill_normal(pool: &ThreadPool, seed: u64, key: [u64; 3], out: &mut [f64]) {
     pool.install(|| {
@@ -125,6 +136,7 @@ impl PassCtx<'_> {
         ws: &[f64],
         p: &[f64],
         part: &mut [f64],
+        drawn: Option<&[f32]>,
     ) {
         let n = ws.len();
         let k = self.blocks;
@@ -169,23 +181,30 @@ impl PassCtx<'_> {
         }
         part[0] = norm;
         if self.draw {
-            let mut rng: Xoshiro256PlusPlus =
-                stream(self.seed, &[tags::DATA, self.run, self.step, c as u64]);
+            match drawn {
+                Some(src) => buf[..self.ntok * n].copy_from_slice(&src[..self.ntok * n]),
+                None => draw_tokens(self.seed, self.run, self.step, c, &mut buf[..self.ntok * n]),
+            }
             for j in 0..self.ntok {
                 let b = self.block_of(j);
                 let vb = &v[b * n..(b + 1) * n];
-                let xb = &mut buf[j * n..(j + 1) * n];
-                // a pure sampling loop, then the projections (fusing them into the sampling
-                // loop measured 40% slower)
-                xb.iter_mut().for_each(|x| {
-                    let g: f64 = StandardNormal.sample(&mut rng);
-                    *x = g as f32;
-                });
+                let xb = &buf[j * n..(j + 1) * n];
                 part[2 + k + j] = dot(xb, vb);
                 part[2 + k + self.ntok + j] = dot(xb, ws);
             }
         }
     }
+}
+
+/// Step 3's draws of chunk `c` at `step`: the chunk's token slices one after another, from the
+/// stream `(seed, DATA, run, step, c)`. A pure sampling loop (fusing the projections into it
+/// measured 40% slower).
+fn draw_tokens(seed: u64, run: u64, step: u64, c: usize, out: &mut [f32]) {
+    let mut rng: Xoshiro256PlusPlus = stream(seed, &[tags::DATA, run, step, c as u64]);
+    out.iter_mut().for_each(|x| {
+        let g: f64 = StandardNormal.sample(&mut rng);
+        *x = g as f32;
+    });
 }
 
 /// Largest number of tokens per weight block for which the update is fused into one loop.
@@ -305,6 +324,11 @@ struct RunState<'a> {
     /// projections and the update: the sample is exactly a rounded Gaussian), which halves the
     /// memory traffic of the buffer at large `d`.
     buf: Vec<f32>,
+    /// Tokens drawn ahead for steps `ahead_first .. ahead_first + ahead_n` (each step laid out
+    /// as `buf`); empty unless drawing ahead (module docs).
+    ahead: Vec<f32>,
+    ahead_first: u64,
+    ahead_n: u64,
     ws: Vec<f64>,
     p: Vec<f64>,
     parts: Vec<f64>,
@@ -412,6 +436,9 @@ impl<'a> RunState<'a> {
             ntok,
             v: to_chunk_major(&w, d, k),
             buf: vec![0.0f32; buf_len],
+            ahead: Vec::new(),
+            ahead_first: 0,
+            ahead_n: 0,
             ws,
             p,
             parts: vec![0.0; n_chunks(d) * nst],
@@ -457,6 +484,17 @@ impl<'a> RunState<'a> {
         };
         let (k, nt, nst, d) = (self.blocks, self.ntok, self.nst(), self.d);
         let (ws, p) = (&self.ws, &self.p);
+        let slot = (ctx.draw && self.ahead_n > 0)
+            .then(|| {
+                let i = self.step.checked_sub(self.ahead_first)?;
+                (i < self.ahead_n).then(|| {
+                    let len = self.buf.len();
+                    &self.ahead[i as usize * len..(i as usize + 1) * len]
+                })
+            })
+            .flatten();
+        let drawn =
+            |c: usize| slot.map(|s| &s[c * nt * CHUNK..c * nt * CHUNK + nt * chunk_len(d, c)]);
         let pslice = |c: usize| {
             if p.is_empty() {
                 &p[..0]
@@ -473,6 +511,7 @@ impl<'a> RunState<'a> {
                 &ws[c * CHUNK..c * CHUNK + chunk_len(d, c)],
                 pslice(c),
                 pc,
+                drawn(c),
             );
         };
         match pool {
@@ -613,6 +652,60 @@ impl<'a> RunState<'a> {
         Ok(())
     }
 
+    /// Draw the tokens of the next steps in one parallel pass over `(step, chunk)` streams.
+    fn draw_ahead(&mut self, pool: &ThreadPool) {
+        let len = self.buf.len();
+        let per = (AHEAD_FLOATS / len.max(1)).max(1) as u64;
+        let count = per.min(self.o.steps - self.step);
+        if self.ahead.len() < count as usize * len {
+            self.ahead = vec![0.0f32; count as usize * len];
+        }
+        let (first, seed, run, nt, d) = (self.step, self.seed, self.run, self.ntok, self.d);
+        pool.install(|| {
+            self.ahead[..count as usize * len]
+                .par_chunks_mut(len)
+                .enumerate()
+                .flat_map(|(s, stepbuf)| {
+                    stepbuf
+                        .par_chunks_mut(nt * CHUNK)
+                        .enumerate()
+                        .map(move |(c, out)| (s, c, out))
+                })
+                .for_each(|(s, c, out)| {
+                    draw_tokens(
+                        seed,
+                        run,
+                        first + s as u64,
+                        c,
+                        &mut out[..nt * chunk_len(d, c)],
+                    )
+                })
+        });
+        self.ahead_first = first;
+        self.ahead_n = count;
+    }
+
+    /// Like [`Self::advance`], drawing the tokens ahead on `pool` and running the passes on
+    /// the calling thread (module docs).
+    fn advance_drawing_ahead(
+        &mut self,
+        n: u64,
+        pool: &ThreadPool,
+        return_weights: bool,
+    ) -> Result<()> {
+        for _ in 0..n {
+            if self.done {
+                break;
+            }
+            if self.step < self.o.steps && self.step >= self.ahead_first + self.ahead_n {
+                self.draw_ahead(pool);
+            }
+            self.pass(None);
+            self.after(return_weights)?;
+        }
+        Ok(())
+    }
+
     fn advance(&mut self, n: u64, pool: Option<&ThreadPool>, return_weights: bool) -> Result<()> {
         for _ in 0..n {
             if self.done {
@@ -702,11 +795,20 @@ pub fn simulate<I: Interrupt + ?Sized>(
             })?;
         }
     } else {
-        let par = (n_chunks(d) > 1 && per_step >= PER_RUN_THRESHOLD / 4).then_some(pool);
+        // Split a step over the pool when it has enough chunks for every thread; otherwise
+        // (one run, small steps) draw ahead, as long as a step is small against the buffer.
+        let split = n_chunks(d) > 1 && per_step >= PER_RUN_THRESHOLD / 4;
+        let ahead =
+            threads > 1 && per_step <= AHEAD_FLOATS / 8 && !(split && n_chunks(d) >= 2 * threads);
+        let block = ((1usize << 20) / per_step.max(1)).max(1) as u64;
         for s in states.iter_mut() {
             while !s.done {
                 ctl.check()?;
-                s.advance(1, par, return_weights)?;
+                if ahead {
+                    s.advance_drawing_ahead(block, pool, return_weights)?;
+                } else {
+                    s.advance(1, split.then_some(pool), return_weights)?;
+                }
             }
         }
     }
@@ -778,6 +880,25 @@ mod tests {
     }
 
     /// The fused pass must equal a plain loop that stores every sample.
+    #[test]
+    fn drawing_ahead_equals_drawing_in_the_pass() {
+        // one run, small steps: 1 thread draws inside the pass, 2 and 3 threads draw ahead;
+        // 2000 steps of 5000 coordinates refill the draw-ahead buffer twice
+        let pb = attention();
+        let o = opts(5000, 2000);
+        let per = (AHEAD_FLOATS / (o.d as usize * o.batch * pb.len)) as u64;
+        assert!(per < o.steps / 2, "the test must refill the buffer");
+        let runs: Vec<_> = [1, 2, 3]
+            .iter()
+            .map(|&t| simulate(&pool(Some(t)).unwrap(), &pb, &o, 11, &[4], true, &Never).unwrap())
+            .collect();
+        for r in &runs[1..] {
+            assert_eq!(runs[0][0].weights, r[0].weights);
+            assert_eq!(runs[0][0].m, r[0].m);
+            assert_eq!(runs[0][0].e, r[0].e);
+        }
+    }
+
     #[test]
     fn fused_pass_equals_naive_spherical_sgd() {
         for pb in [
