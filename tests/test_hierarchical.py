@@ -74,7 +74,7 @@ def test_feature_gaussianity_and_target_formula():
     pu = (u ** 2 - 1) / 2 + (u ** 3 - 3 * u) / 6
     kurt_p = (w @ pu ** 4) / (w @ pu ** 2) ** 2 - 3
     kurt_h = np.mean(h ** 4) / h.var() ** 2 - 3
-    assert kurt_h == pytest.approx(kurt_p / 16, abs=0.12)
+    assert kurt_h == pytest.approx(kurt_p / 16, rel=0.15)  # heavy tails: a loose check
 
 
 def test_deep_tree_sizes_and_standardised_levels():
@@ -219,22 +219,26 @@ def test_overlap_metrics_closed_forms():
 
 # ---------------------------------------------------------------------------------- protocol
 
-def test_layerwise_cheap_learns_span_above_threshold_only():
-    # d = 32, eps1 = 1/2: W* is learnt at kappa ~ 1 + eps1; compare kappa = 1.8 with kappa = 1
-    m = SIGHT(d=32)
-    hi = layerwise(m, int(32 ** 1.8), seed=1, p1=64, p2=16, n_steps=15, n_test=500)
-    lo = layerwise(m, 32, seed=1, p1=64, p2=16, n_steps=15, n_test=500)
-    assert hi.w1_overlap > 0.8 > lo.w1_overlap
-    assert hi.overlap_trajectory.shape == (15,)
+def test_layerwise_d64_learns_wstar_above_1_plus_eps1_only():
+    # acceptance: d = 64, eps1 = 1/2; W* is learnt at kappa = 1 + eps1 + 0.3 and not at 1
+    m = SIGHT(d=64)
+    kw = dict(p1=256, p2=32, n_test=1000)
+    hi = layerwise(m, int(round(64 ** 1.8)), seed=2, **kw)
+    lo = layerwise(m, 64, seed=2, **kw)
+    assert hi.w1_overlap > 0.8 > 0.6 > lo.w1_overlap
+    assert hi.overlap_trajectory.shape == (10,)
+    # and the three-layer net beats the trivial error there, the kappa = 1 run does not
+    assert hi.test_error < 0.85 * hi.trivial_error and lo.test_error > 0.95 * lo.trivial_error
+    assert hi.h_overlap > lo.h_overlap + 0.2
 
 
 @pytest.mark.slow
-def test_layerwise_d64_acceptance():
+def test_layerwise_d64_medians_over_seeds():
     m = SIGHT(d=64)
-    hi = layerwise(m, int(round(64 ** (1 + 0.5 + 0.3))), seed=2, p1=256, p2=32, n_test=1000)
-    lo = layerwise(m, 64, seed=2, p1=256, p2=32, n_test=1000)
-    assert hi.w1_overlap > 0.8
-    assert lo.w1_overlap < 0.6
+    kw = dict(p1=256, p2=32, n_test=1000)
+    hi = [layerwise(m, int(round(64 ** 1.8)), seed=s, **kw).w1_overlap for s in range(5)]
+    lo = [layerwise(m, 64, seed=s, **kw).w1_overlap for s in range(5)]
+    assert np.median(hi) > 0.8 and np.median(lo) < 0.6
 
 
 def test_kernel_explicit_features_equal_kernel_solve():
@@ -242,3 +246,61 @@ def test_kernel_explicit_features_equal_kernel_solve():
     a = quadratic_kernel_ridge(m, 60, seed=3, features="kernel", n_test=50)
     b = quadratic_kernel_ridge(m, 60, seed=3, features="explicit", n_test=50)
     assert a.test_error == pytest.approx(b.test_error, rel=1e-6)
+
+
+def test_layerwise_is_thread_independent_and_seeded():
+    m = SIGHT(d=16)
+    kw = dict(p1=32, p2=8, n_steps=3, n_test=100)
+    a = layerwise(m, 300, seed=4, n_threads=1, **kw)
+    b = layerwise(m, 300, seed=4, n_threads=2, **kw)
+    assert a.test_error == b.test_error and a.w1_overlap == b.w1_overlap
+    np.testing.assert_array_equal(a.overlap_trajectory, b.overlap_trajectory)
+    c = layerwise(m, 300, seed=5, **kw)
+    assert c.test_error != a.test_error
+
+
+def test_layerwise_bad_input():
+    m = SIGHT(d=16)
+    with pytest.raises(TypeError, match="model"):
+        layerwise("sight", 100, seed=0)
+    with pytest.raises(ValueError, match="learner"):
+        layerwise(m, 100, seed=0, learner="five_layer")
+    with pytest.raises(ValueError, match="n"):
+        layerwise(m, 1, seed=0)
+    with pytest.raises(ValueError, match="lam"):
+        quadratic_kernel_ridge(m, 100, seed=0, lam=0.0)
+
+
+# ---------------------------------------------------------------------------------- theory
+
+def test_exponents_closed_forms():
+    from hdcore.theory.hierarchical import hierarchical_exponents, quadratic_kernel_peak
+    e = hierarchical_exponents(SIGHT(d=64))  # eps1 = 1/2, k = 3: max(1 + eps1, k eps1) = 1.5
+    assert e.three_layer == (1.5, 1.5) and e.two_layer_wstar == 1.5
+    assert e.two_layer_degree[3:] == (2.0, 2.5, 3.0)  # j eps1 for j = 4, 5, 6
+    assert e.kernel_degree == 2 and e.unpreconditioned_h == pytest.approx(3.0)
+    assert e.kernel_peak == 64 * 63 // 2 + 64 + 1 == quadratic_kernel_peak(64)
+    assert e.kernel_peak_kappa == pytest.approx(math.log(2081) / math.log(64))
+    e = hierarchical_exponents(SIGHT(d=64, eps1=0.3, poly=(0, 0, 0, 0, 1)))  # k = 4
+    assert e.level_kappa == pytest.approx((1.3, 1.2)) and e.three_layer == pytest.approx(
+        (1.3, 1.3))
+    assert e.kernel_degree == 4
+    d = hierarchical_exponents(DeepMIGHT(d=256, eps=(0.5, 0.25)))
+    # d -> d^{eps1} -> d^{eps2} -> 1 at 1 + eps1, k eps1 + eps2, k eps2
+    assert d.level_kappa == pytest.approx((1.5, 1.75, 0.75))
+    assert d.three_layer == pytest.approx((1.5, 1.75, 1.75))
+    assert "cie" in d.heuristic
+    with pytest.raises(TypeError):
+        hierarchical_exponents(object())
+
+
+@pytest.mark.slow
+def test_kernel_double_descent_peak_near_n_peak():
+    # quadratic-kernel ridge at a tiny ridge: the error at the interpolation threshold
+    # exceeds the errors well below and well above it
+    from hdcore.theory.hierarchical import quadratic_kernel_peak
+    m, d = SIGHT(d=24), 24
+    peak = quadratic_kernel_peak(d) + d  # the explicit feature count (theory module docs)
+    errs = {n: np.median([quadratic_kernel_ridge(m, n, seed=s, lam=1e-8, n_test=500).test_error
+                          for s in range(3)]) for n in (peak // 3, peak, 3 * peak)}
+    assert errs[peak] > errs[peak // 3] and errs[peak] > errs[3 * peak]

@@ -181,7 +181,7 @@ def _stage1(teacher, w1, b1, n, n_steps, lr, three, seed, n_threads):
 
 
 def layerwise(model, n: int, seed=None, *, learner: str = "three_layer", p1: int = 512,
-              p2: int = 64, n_steps: int = 20, lr: float = 2.0, lam2: float = 1e-3,
+              p2: int = 64, n_steps: int = 10, lr: float = 3.0, lam2: float = 1e-3,
               lam: float = 1e-4, n_test: int = 2000,
               n_threads: int | None = None) -> HierarchicalRun:
     """One run of the layer-wise protocol (module docs) with ``n`` fresh samples per stage.
