@@ -198,7 +198,7 @@ class _TargetMixin:
             raise ValueError(f"the model needs D_1 = {d1} orthonormal directions in d = {t.d}")
         q, _ = np.linalg.qr(rng.standard_normal((t.d, d1)))
         wstar = np.ascontiguousarray(q.T)
-        a = []
+        a: list[np.ndarray] = []
         for size in t.sizes[1:]:
             b = t.sizes[len(a)] // size
             if t.weights == "sign":
@@ -376,7 +376,7 @@ class DeepMIGHT(_TargetMixin):
     @property
     def degrees(self) -> tuple[int, ...]:
         """The degree of the polynomial of each level ``2 .. L``."""
-        return tuple(int(np.flatnonzero(np.asarray(p))[-1]) for p in self.polys)
+        return tuple(int(np.flatnonzero(np.asarray(p))[-1]) for p in (self.polys or ()))
 
     def _tree(self) -> _Tree:
         ext = self.eps + (0.0,)
@@ -386,7 +386,7 @@ class DeepMIGHT(_TargetMixin):
         std = tuple(bool(self.standardise) and i < len(self.eps) - 1
                     for i in range(len(self.eps)))
         return _Tree(d=self.d, blocks=blocks, n_branches=self.n_branches,
-                     series=tuple(hermite_series(p, self.hermite) for p in self.polys),
+                     series=tuple(hermite_series(p, self.hermite) for p in (self.polys or ())),
                      standardise=std, link=self.link, link_scale=self.link_scale,
                      weights=self.weights)
 

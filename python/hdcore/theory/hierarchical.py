@@ -154,12 +154,14 @@ def hierarchical_exponents(model) -> HierarchicalExponents:
     ----------
     Dandi, Pesce, Zdeborova & Krzakala, arXiv:2502.13961, Sec. 3 and Theorems 1-2.
     """
+    eps: tuple[float, ...]
+    polys: tuple[tuple[float, ...], ...]
     if isinstance(model, MIGHT):
         eps = (model.eps1,)
         polys = (model.poly,)
     elif isinstance(model, DeepMIGHT):
         eps = model.eps
-        polys = model.polys
+        polys = model.polys or ()
     else:
         raise TypeError(f"`model` must be a SIGHT, MIGHT or DeepMIGHT, got "
                         f"{type(model).__name__}")
