@@ -18,6 +18,7 @@ from hdcore.models import (
     OneStepNetwork,
     QuadraticNetwork,
     SequenceSingleIndex,
+    SIGHT,
     SpikedWigner,
     SpikedMatrixTensor,
     SpikedWishart,
@@ -86,6 +87,9 @@ BUILDERS = {
     "RidgeReadoutResult": lambda: A.ridge_readout(NET, 60, 0.1, seed=8),
     "FeatureSpectrum": lambda: A.feature_spectrum(NET, 60, seed=8, k=2),
     "OneStepFixedPoint": lambda: T.one_step_test_error(NET, 1.0, 0.1),
+    "HierarchicalRun": lambda: A.layerwise(SIGHT(d=16), 300, seed=9, p1=32, p2=8,
+                                           n_steps=3, n_test=100),
+    "HierarchicalExponents": lambda: T.hierarchical_exponents(SIGHT(d=64)),
 }
 
 

@@ -216,3 +216,8 @@ def two_layer_readout(w: F64, theta: F64, n_train: int, n_test: int, lam: float,
                       activation: str, target: str, noise: float, seed: int,
                       covariance: bool = False,
                       n_threads: int | None = None) -> dict[str, Any]: ...
+def network_gradients(x: F64, y: F64, w1: F64, b1: F64, readout: F64, w2: F64 | None = None,
+                      b2: F64 | None = None, activation1: str = "relu",
+                      activation2: str = "relu", loss: str = "square", train_w1: bool = True,
+                      train_w2: bool = True, train_readout: bool = True, preact: bool = False,
+                      n_threads: int | None = None) -> dict[str, Any]: ...

@@ -14,6 +14,13 @@ from hdcore.algorithms.factorised_gd import (
 )
 from hdcore.algorithms.gamp import GAMPResult, gamp
 from hdcore.algorithms.gamp_rie import GampRieResult, gamp_rie
+from hdcore.algorithms.hierarchical import (
+    HierarchicalRun,
+    layerwise,
+    preactivation_overlap,
+    quadratic_kernel_ridge,
+    w1_overlap,
+)
 from hdcore.algorithms.lasso import LassoResult, lasso
 from hdcore.algorithms.low_rank_amp import (
     Factor,
@@ -68,6 +75,9 @@ __all__ = [
     # online SGD
     "online_sgd", "OnlineSGDResult",
     # two-layer networks after one giant gradient step
+    # hierarchical targets (computational advantage of depth)
+    "HierarchicalRun", "layerwise", "quadratic_kernel_ridge", "w1_overlap",
+    "preactivation_overlap",
     "one_step", "OneStepResult", "ridge_readout", "RidgeReadoutResult", "feature_spectrum",
     "FeatureSpectrum",
 ]

@@ -5,6 +5,13 @@ from hdcore.models.classification import (
     BinaryClassificationSample,
     ClassificationErrors,
 )
+from hdcore.models.hierarchical import (
+    MIGHT,
+    SIGHT,
+    DeepMIGHT,
+    HierarchicalSample,
+    HierarchicalTeacher,
+)
 from hdcore.models.matrix_sensing import (
     BilinearSequenceRegression,
     MatrixSensing,
@@ -48,4 +55,5 @@ __all__ = [
     "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
     "AttentionStudent",
     "OneStepNetwork", "OneStepSample", "SpikedRandomFeatures", "SpikedRandomFeaturesSample",
+    "SIGHT", "MIGHT", "DeepMIGHT", "HierarchicalTeacher", "HierarchicalSample",
 ]

@@ -59,6 +59,11 @@ from hdcore.theory.matrix_tensor import (
     matrix_tensor_thresholds,
     rectangular_bbp,
 )
+from hdcore.theory.hierarchical import (
+    HierarchicalExponents,
+    hierarchical_exponents,
+    quadratic_kernel_peak,
+)
 from hdcore.theory.one_step import (
     OneStepFixedPoint,
     one_step_test_error,
@@ -121,4 +126,6 @@ __all__ = [
     "positional_semantic_phase_diagram", "sequence_information_exponent", "sgd_ode",
     # features after one giant gradient step
     "OneStepFixedPoint", "one_step_test_error", "rf_ridge_test_error", "srf_spectral_inputs",
+    # hierarchical targets
+    "HierarchicalExponents", "hierarchical_exponents", "quadratic_kernel_peak",
 ]

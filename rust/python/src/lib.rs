@@ -6,6 +6,7 @@ mod errors;
 mod fn_amp;
 mod fn_erm;
 mod fn_glm;
+mod fn_layers;
 mod fn_linalg;
 mod fn_losses;
 mod fn_models;
@@ -46,5 +47,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fn_tensor::register(m)?;
     fn_reliability::register(m)?;
     fn_nets::register(m)?;
+    fn_layers::register(m)?;
     Ok(())
 }

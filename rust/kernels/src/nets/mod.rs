@@ -7,6 +7,8 @@
 //!   order), so a result is bit-identical for any number of threads.
 //! * [`one_step`]: one giant gradient step on the first layer with a fresh batch streamed in
 //!   row blocks (Cui et al. 2024, arXiv:2402.04980; Dandi et al. 2024, arXiv:2410.18938).
+//! * [`layers`]: forward pass and per-layer gradients of two- and three-layer networks on a
+//!   given batch (Dandi, Pesce, Zdeborova & Krzakala 2025, arXiv:2502.13961).
 //! * [`ridge`]: a ridge read-out on the features `sigma(W x)` of fresh streamed data, its
 //!   train / test errors and the feature covariance.
 //!
@@ -15,10 +17,12 @@
 //! `y = target(<theta, x>) + sqrt(noise) xi` with `xi` from `(seed, tag + 1, mu)`.
 
 pub mod engine;
+pub mod layers;
 pub mod one_step;
 pub mod ridge;
 
 pub use engine::{sphere_rows, Function, StripSum, Teacher};
+pub use layers::{network_grad, Layer, Loss, NetOutput};
 pub use one_step::{giant_step, StepOutput};
 pub use ridge::{ridge_readout, ReadoutOutput};
 
