@@ -31,6 +31,7 @@ from hdcore.algorithms.matrix_tensor import (
     matrix_tensor_amp,
     tensor3_contract,
 )
+from hdcore.algorithms.sequence_gamp import sequence_gamp
 from hdcore.algorithms.nuclear_norm_gamp import NuclearNormGampResult, nuclear_norm_gamp
 from hdcore.algorithms.one_step import (
     FeatureSpectrum,
@@ -50,6 +51,7 @@ from hdcore.algorithms.spectral_glm import (
 )
 
 __all__ = [
+    "sequence_gamp",
     # spiked matrix models
     "amp", "AMPResult", "pca", "PCAResult",
     # multi-factor low-rank AMP and the spiked matrix + tensor model

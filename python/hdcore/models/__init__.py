@@ -30,6 +30,11 @@ from hdcore.models.sequence import (
     TiedStudent,
     UntiedStudent,
 )
+from hdcore.models.sequence_index import (
+    DeepTiedAttention,
+    SequenceIndexSample,
+    SequenceMultiIndex,
+)
 from hdcore.models.spiked import (
     SpikedWigner,
     SpikedWignerSample,
@@ -47,5 +52,6 @@ __all__ = [
     "BinaryClassification", "BinaryClassificationSample", "ClassificationErrors",
     "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
     "AttentionStudent",
+    "SequenceMultiIndex", "SequenceIndexSample", "DeepTiedAttention",
     "OneStepNetwork", "OneStepSample", "SpikedRandomFeatures", "SpikedRandomFeaturesSample",
 ]
