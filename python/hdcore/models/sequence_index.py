@@ -23,6 +23,7 @@ import numpy as np
 
 from hdcore import _core
 from hdcore._validation import check_choice, check_int, check_real
+from hdcore.ingredients.channels import BuiltinChannel
 from hdcore.ingredients.attention_channel import attention_link, attention_log_ratios
 from hdcore.models.multi_index import MultiIndex, _overlaps
 from hdcore.random import as_seed
@@ -125,9 +126,11 @@ class SequenceMultiIndex:
         Returns
         -------
         MultiIndex
-            The flattened model (``link="linear"`` for the attention link: pre-activations only).
+            The flattened model (for the attention link only its design, teacher and
+            pre-activations are meaningful).
         """
-        link = self.link if self.tokenwise else "linear"
+        # attention: any link defined for all P; only the design and pre-activations are used
+        link = self.link if self.tokenwise else "||z||^2/p"
         return MultiIndex(d=self.D, alpha=self.n * self.M / self.D, p=self.P, link=link,
                           prior=self.prior, noise=self.noise)
 
@@ -162,11 +165,11 @@ class SequenceMultiIndex:
         dtype = check_choice(np.dtype(dtype).name, "dtype", ("float64", "float32"))
         s = as_seed(seed)
         n, m, p = self.n, self.M, self.P
-        link = self.link if self.tokenwise else "linear"
-        noise = self.noise if self.tokenwise else 0.0
-        x, w, z, y = _core.multi_index_sample(n * m, self.D, p, s, link=link, noise=noise,
-                                              prior_name="gaussian", dtype=dtype,
-                                              n_threads=n_threads)
+        ch = self.multi_index().channel
+        assert isinstance(ch, BuiltinChannel)
+        x, w, z, y = _core.multi_index_sample(n * m, self.D, p, s, link=ch.name, noise=ch.noise,
+                                              n_nodes=ch.n_nodes, prior_name="gaussian",
+                                              rho=None, dtype=dtype, n_threads=n_threads)
         x = np.asarray(x) * np.asarray(np.sqrt(self.D), dtype=dtype)
         zt = np.asarray(z, dtype=np.float64).reshape(n, m, p).transpose(0, 2, 1)  # (N, P, M)
         log_ratios = None
