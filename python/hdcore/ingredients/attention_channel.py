@@ -20,7 +20,11 @@ Posterior over ``Z`` given ``y`` and the cavity ``N(omega_m, V)`` per token colu
                     phi(z_1, z_2(s)) / |det A(z_1)|  /  (same without phi),
 
 ``z_2(s) = A(z_1)^{-1} s u``; the 2-d integral over ``z_1`` is a tensor Gauss-Hermite rule centred
-and scaled on the cavity marginal of ``z_1``.
+and scaled on the cavity marginal of ``z_1``. The integrand ``N(z_2(s); ...) / |det A|`` is bounded,
+so the rule converges in the node count (tested); it converges slowly when ``V`` is small (the
+posterior of ``z_1`` concentrates near a curve), where more nodes are needed. A re-centred
+Gaussian proposal (adaptive Gauss-Hermite) was tried and rejected: the posterior of ``z_1`` is
+banana-shaped, and the importance ratio of a Gaussian proposal is not polynomial-like.
 """
 
 from __future__ import annotations
@@ -150,8 +154,29 @@ def invert_log_ratios(r) -> np.ndarray:
     return np.stack([r[..., 0] / s, -r[..., 1] / s], axis=-1)
 
 
+def _branches(centre, chol, tt, logw, log_phi, om, u, skip, v11, beta, s2):
+    """Nodes ``z1 = centre + chol t`` per sign and the log of (integrand / proposal) x weight."""
+    z1 = centre[:, :, None, :] + np.einsum("bsij,kj->bski", chol, tt)   # (b, sign, K, 2)
+    a, b = z1[..., 0], z1[..., 1]
+    p0 = 0.5 * (1.0 + np.tanh(0.5 * (a * a - a * b)))   # softmax row 0, diagonal entry
+    p1 = 0.5 * (1.0 + np.tanh(0.5 * (b * b - a * b)))
+    a00, a01, a10, a11 = p0 + skip, 1.0 - p0, 1.0 - p1, p1 + skip
+    det = a00 * a11 - a01 * a10
+    sign = np.array([1.0, -1.0])[None, :, None]
+    ua, ub = sign * u[:, 0, None, None], sign * u[:, 1, None, None]
+    z2 = np.stack([(a11 * ua - a01 * ub) / det, (-a10 * ua + a00 * ub) / det], -1)
+    mu = om[:, None, None, 1, :] + beta * (z1 - om[:, None, None, 0, :])
+    log_prior = (-((z1 - om[:, None, None, 0, :]) ** 2).sum(-1) / (2 * v11)
+                 - np.log(2 * np.pi * v11))
+    log_lik = -((z2 - mu) ** 2).sum(-1) / (2 * s2) - np.log(2 * np.pi * s2) - np.log(np.abs(det))
+    log_det_chol = np.log(np.abs(chol[..., 0, 0] * chol[..., 1, 1] - chol[..., 0, 1] * chol[..., 1, 0]))
+    # proposal density of z1 = centre + chol t is N(t; 0, I) / |det chol|
+    logi = logw + log_prior + log_lik - (log_phi - log_det_chol[..., None])
+    return z1, z2, logi
+
+
 def attention_posterior(r, omega, v, *, skip: float = 1.0, n_nodes: int = DEFAULT_NODES,
-                        chunk: int = 512, full_cov: bool = False):
+                        chunk: int = 256, full_cov: bool = False):
     """Posterior moments of ``Z`` (``2 x 2``: layers by tokens) of the two-layer attention channel.
 
     Parameters
@@ -214,10 +239,10 @@ def attention_posterior(r, omega, v, *, skip: float = 1.0, n_nodes: int = DEFAUL
     if v[0, 0] <= 0 or np.linalg.det(v) <= 0:
         raise ValueError("`v` must be positive definite")
     t, wt = gauss_hermite(n_nodes)
-    # tensor grid over (z1_0, z1_1) in units of the cavity marginal of z1
-    t0 = np.repeat(t, n_nodes)
-    t1 = np.tile(t, n_nodes)
+    # tensor Gauss-Hermite rule in R^2
+    tt = np.stack([np.repeat(t, n_nodes), np.tile(t, n_nodes)], -1)      # (K, 2)
     logw = np.log(np.repeat(wt, n_nodes) * np.tile(wt, n_nodes))
+    log_phi = -0.5 * (tt ** 2).sum(-1) - np.log(2 * np.pi)               # N(t; 0, I)
     sd1 = np.sqrt(v[0, 0])
     beta = v[1, 0] / v[0, 0]
     s2 = v[1, 1] - v[1, 0] ** 2 / v[0, 0]
@@ -225,43 +250,27 @@ def attention_posterior(r, omega, v, *, skip: float = 1.0, n_nodes: int = DEFAUL
     log_z = np.empty(n)
     mean = np.empty((n, 2, 2))
     full = np.empty((n, 4, 4))
-    for lo in range(0, n, max(1, int(chunk))):
-        hi = min(n, lo + max(1, int(chunk)))
+    step = max(1, int(chunk))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
         om = omega[lo:hi]
-        a = om[:, 0, 0, None] + sd1 * t0            # z1 token 0, (b, K)
-        b = om[:, 0, 1, None] + sd1 * t1            # z1 token 1
-        p0 = 0.5 * (1.0 + np.tanh(0.5 * (a * a - a * b)))   # softmax row 0, diagonal entry
-        p1 = 0.5 * (1.0 + np.tanh(0.5 * (b * b - a * b)))
-        a00, a01, a10, a11 = p0 + skip, 1.0 - p0, 1.0 - p1, p1 + skip
-        det = a00 * a11 - a01 * a10
         u = u_all[lo:hi]
-        # z2 for the + sign; the - sign is its negative
-        z20 = (a11 * u[:, 0, None] - a01 * u[:, 1, None]) / det
-        z21 = (-a10 * u[:, 0, None] + a00 * u[:, 1, None]) / det
-        mu0 = om[:, 1, 0, None] + beta * (a - om[:, 0, 0, None])
-        mu1 = om[:, 1, 1, None] + beta * (b - om[:, 0, 1, None])
-        base = logw - np.log(np.abs(det))
-        lp = base - ((z20 - mu0) ** 2 + (z21 - mu1) ** 2) / (2 * s2)
-        lm = base - ((z20 + mu0) ** 2 + (z21 + mu1) ** 2) / (2 * s2)
-        lmax = np.maximum(lp.max(1), lm.max(1))[:, None]
-        wp, wm = np.exp(lp - lmax), np.exp(lm - lmax)
-        tot = wp.sum(1) + wm.sum(1)
-        log_z[lo:hi] = np.log(tot) + lmax[:, 0] - np.log(2 * np.pi * s2)
-        wp /= tot[:, None]
-        wm /= tot[:, None]
-        ws = wp + wm
-        wd = wp - wm
-        # variables (z1_0, z1_1, z2_0, z2_1): z1 is even in the sign s, z2 odd
-        var = (a, b, z20, z21)
-        par = (0, 0, 1, 1)
-        e = np.stack([((wd if par[k] else ws) * var[k]).sum(1) for k in range(4)], -1)
+        # stage 0: nodes on the cavity marginal N(omega_1, V_11 I) of z1, shared by both signs
+        centre = np.broadcast_to(om[:, 0, None, :], (hi - lo, 2, 2))     # (b, sign, 2)
+        chol = np.zeros((hi - lo, 2, 2, 2))
+        chol[..., 0, 0] = chol[..., 1, 1] = sd1
+        z1, z2, logi = _branches(centre, chol, tt, logw, log_phi, om, u, skip, v[0, 0], beta,
+                                 s2)
+        lmax = logi.max(axis=(1, 2), keepdims=True)
+        wgt = np.exp(logi - lmax)                                          # (b, sign, K)
+        tot = wgt.sum(axis=(1, 2))
+        log_z[lo:hi] = np.log(tot) + lmax[:, 0, 0]
+        wgt /= tot[:, None, None]
+        var = np.concatenate([z1, z2], -1)                                 # (b, sign, K, 4)
+        e = np.einsum("bsk,bski->bi", wgt, var)
+        e2 = np.einsum("bsk,bski,bskj->bij", wgt, var, var)
         mean[lo:hi] = e.reshape(-1, 2, 2)
-        for i in range(4):
-            for j in range(i, 4):
-                wij = wd if par[i] != par[j] else ws
-                c_ij = (wij * var[i] * var[j]).sum(1) - e[:, i] * e[:, j]
-                full[lo:hi, i, j] = c_ij
-                full[lo:hi, j, i] = c_ij
+        full[lo:hi] = e2 - e[:, :, None] * e[:, None, :]
     if full_cov:
         return log_z, mean, full
     # token blocks: cov[mu, m] = Cov((z1_m, z2_m))
