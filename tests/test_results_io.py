@@ -19,8 +19,8 @@ from hdcore.models import (
     OneStepNetwork,
     QuadraticNetwork,
     SequenceSingleIndex,
-    SpikedWigner,
     SpikedMatrixTensor,
+    SpikedWigner,
     SpikedWishart,
 )
 

@@ -14,13 +14,13 @@ from hdcore.ingredients.attention_channel import (
     invert_log_ratios,
 )
 from hdcore.models import DeepTiedAttention, MultiIndex, SequenceMultiIndex
-from hdcore.theory.sequence_index import _layer_rate, _normals
 from hdcore.theory import (
     sequence_generalisation_error,
     sequence_state_evolution,
     sequence_thresholds,
     state_evolution,
 )
+from hdcore.theory.sequence_index import _layer_rate, _normals
 
 # ---- models ------------------------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from hdcore.algorithms.matrix_tensor import (
     matrix_tensor_amp,
     tensor3_contract,
 )
-from hdcore.algorithms.sequence_gamp import sequence_gamp
 from hdcore.algorithms.nuclear_norm_gamp import NuclearNormGampResult, nuclear_norm_gamp
 from hdcore.algorithms.one_step import (
     FeatureSpectrum,
@@ -42,6 +41,7 @@ from hdcore.algorithms.one_step import (
     ridge_readout,
 )
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
+from hdcore.algorithms.sequence_gamp import sequence_gamp
 from hdcore.algorithms.spectral import PCAResult, pca
 from hdcore.algorithms.spectral_glm import (
     SpectralResult,

@@ -23,8 +23,8 @@ import numpy as np
 
 from hdcore import _core
 from hdcore._validation import check_choice, check_int, check_real
-from hdcore.ingredients.channels import BuiltinChannel
 from hdcore.ingredients.attention_channel import attention_link, attention_log_ratios
+from hdcore.ingredients.channels import BuiltinChannel
 from hdcore.models.multi_index import MultiIndex, _overlaps
 from hdcore.random import as_seed
 

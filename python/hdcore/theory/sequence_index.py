@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from hdcore._results import Result
-from hdcore._validation import check_choice, check_int, check_instance, check_iteration
+from hdcore._validation import check_choice, check_instance, check_int, check_iteration
 from hdcore.ingredients.attention_channel import (
     DEFAULT_NODES,
     attention_log_ratios,
