@@ -14,13 +14,14 @@ from hdcore.models import (
     BilinearSequenceRegression,
     BinaryClassification,
     ContaminatedRegression,
+    DeepTiedAttention,
     MultiIndex,
     OneStepNetwork,
     QuadraticNetwork,
     SequenceSingleIndex,
     SIGHT,
-    SpikedWigner,
     SpikedMatrixTensor,
+    SpikedWigner,
     SpikedWishart,
 )
 
@@ -64,6 +65,11 @@ BUILDERS = {
     "GLMStateEvolution": lambda: T.state_evolution(GLM),
     "GAMPFixedPoints": lambda: T.gamp_fixed_points(GLM),
     "WeakRecovery": lambda: T.weak_recovery_threshold(PAIR),
+    "SequenceStateEvolution": lambda: T.sequence_state_evolution(
+        DeepTiedAttention(10, 0.5), n_mc=64, n_nodes=6, n_iter=5),
+    "SequenceThresholds": lambda: T.SequenceThresholds(
+        first=np.array([6.0, 0.18]), order=np.array([1, 0]), thresholds=np.array([0.8, 0.18]),
+        method="operator", f_diag=np.array([0.17, 5.5])),
     "SpectralPrediction": lambda: T.spectral_prediction(PAIR),
     "SensingFixedPoint": lambda: T.matrix_sensing.fixed_point(QuadraticNetwork(d=30, kappa=0.5,
                                                                                 alpha=0.3)),

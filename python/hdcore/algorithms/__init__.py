@@ -48,6 +48,7 @@ from hdcore.algorithms.one_step import (
     ridge_readout,
 )
 from hdcore.algorithms.online_sgd import OnlineSGDResult, online_sgd
+from hdcore.algorithms.sequence_gamp import sequence_gamp
 from hdcore.algorithms.spectral import PCAResult, pca
 from hdcore.algorithms.spectral_glm import (
     SpectralResult,
@@ -57,6 +58,7 @@ from hdcore.algorithms.spectral_glm import (
 )
 
 __all__ = [
+    "sequence_gamp",
     # spiked matrix models
     "amp", "AMPResult", "pca", "PCAResult",
     # multi-factor low-rank AMP and the spiked matrix + tensor model

@@ -136,8 +136,9 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
 
     Parameters
     ----------
-    sample : MultiIndexSample
-        Data and planted teacher (used only to report overlaps).
+    sample : MultiIndexSample or SequenceIndexSample
+        Data and planted teacher (used only to report overlaps); a sequence sample runs
+        :func:`hdcore.algorithms.sequence_gamp` (GAMP with token columns).
     n_iter : int
         Maximal number of iterations.
     damping : float in [0, 1)
@@ -166,6 +167,12 @@ def gamp(sample: MultiIndexSample, *, n_iter: int = 300, damping: float = 0.5,
     -------
     GAMPResult
     """
+    from hdcore.models.sequence_index import SequenceIndexSample
+    if isinstance(sample, SequenceIndexSample):
+        # GAMP with token columns (the same loop on the token rows)
+        from hdcore.algorithms.sequence_gamp import sequence_gamp
+        return sequence_gamp(sample, n_iter=n_iter, damping=damping, tol=tol, init=init,
+                             seed=seed, n_threads=n_threads, progress=progress)
     if not isinstance(sample, MultiIndexSample):
         raise TypeError(f"gamp needs a MultiIndexSample, got {type(sample).__name__}")
     n_iter, damping, tol = check_iteration(n_iter, damping, tol)

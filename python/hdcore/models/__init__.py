@@ -37,6 +37,11 @@ from hdcore.models.sequence import (
     TiedStudent,
     UntiedStudent,
 )
+from hdcore.models.sequence_index import (
+    DeepTiedAttention,
+    SequenceIndexSample,
+    SequenceMultiIndex,
+)
 from hdcore.models.spiked import (
     SpikedWigner,
     SpikedWignerSample,
@@ -54,6 +59,7 @@ __all__ = [
     "BinaryClassification", "BinaryClassificationSample", "ClassificationErrors",
     "SequenceSingleIndex", "SequenceSample", "SSIStudent", "TiedStudent", "UntiedStudent",
     "AttentionStudent",
+    "SequenceMultiIndex", "SequenceIndexSample", "DeepTiedAttention",
     "OneStepNetwork", "OneStepSample", "SpikedRandomFeatures", "SpikedRandomFeaturesSample",
     "SIGHT", "MIGHT", "DeepMIGHT", "HierarchicalTeacher", "HierarchicalSample",
 ]

@@ -79,6 +79,13 @@ from hdcore.theory.quadratic_network_erm import (
     quadratic_erm_state_evolution,
     quadratic_erm_thresholds,
 )
+from hdcore.theory.sequence_index import (
+    SequenceStateEvolution,
+    SequenceThresholds,
+    sequence_generalisation_error,
+    sequence_state_evolution,
+    sequence_thresholds,
+)
 from hdcore.theory.sgd import (
     REGIONS,
     SGDODE,
@@ -100,6 +107,9 @@ __all__ = [
     # spiked matrix models
     "BBP", "bbp", "FixedPoints", "StateEvolution", "algorithmic_threshold", "fixed_points",
     "free_entropy", "information_theoretic_threshold", "state_evolution_map",
+    # sequence multi-index models (arXiv:2502.00901)
+    "SequenceStateEvolution", "SequenceThresholds", "sequence_generalisation_error",
+    "sequence_state_evolution", "sequence_thresholds",
     # GLMs and multi-index models
     "GAMPFixedPoints", "GLMStateEvolution", "SpectralPrediction", "WeakRecovery",
     "gamp_fixed_points", "gamp_state_evolution", "glm_free_entropy", "glm_thresholds",

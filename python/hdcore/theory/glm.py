@@ -233,6 +233,8 @@ def gamp_state_evolution(model: MultiIndex, *, n_iter: int = 2000, init="uninfor
 def state_evolution(model, **kwargs):
     """State evolution of the Bayes-optimal message-passing algorithm of ``model``:
     :func:`gamp_state_evolution` for a :class:`~hdcore.models.MultiIndex`, else
+    :func:`hdcore.theory.sequence_state_evolution` for a
+    :class:`~hdcore.models.SequenceMultiIndex`, else
     :func:`hdcore.theory.matrix_tensor.matrix_tensor_state_evolution` for a
     :class:`~hdcore.models.SpikedMatrixTensor`, else
     :func:`hdcore.theory.low_rank.state_evolution` (spiked models).
@@ -270,6 +272,10 @@ def state_evolution(model, **kwargs):
     """
     if isinstance(model, MultiIndex):
         return gamp_state_evolution(model, **kwargs)
+    from hdcore.models.sequence_index import SequenceMultiIndex
+    if isinstance(model, SequenceMultiIndex):
+        from hdcore.theory.sequence_index import sequence_state_evolution
+        return sequence_state_evolution(model, **kwargs)
     if isinstance(model, SpikedMatrixTensor):
         return matrix_tensor_state_evolution(model, **kwargs)
     return _low_rank.state_evolution(model, **kwargs)
