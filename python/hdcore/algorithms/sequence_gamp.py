@@ -53,8 +53,8 @@ def token_column_channel(sample: SequenceIndexSample, *, n_nodes: int = DEFAULT_
     ValueError
         ``n_nodes < 2``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import DeepTiedAttention
     >>> s = DeepTiedAttention(50, 1.0).sample(seed=0)
     >>> g, dg = token_column_channel(s, n_nodes=8)(None, np.zeros((100, 2)), np.eye(2))
@@ -133,8 +133,8 @@ def sequence_gamp(sample: SequenceIndexSample, *, n_iter: int = 100, damping: fl
     ValueError
         Bad iteration settings or ``init``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import SequenceMultiIndex
     >>> s = SequenceMultiIndex(100, 2.0, M=2, P=1, link="sign").sample(seed=0)
     >>> sequence_gamp(s, n_iter=5).m.shape

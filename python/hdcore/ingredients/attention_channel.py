@@ -74,8 +74,8 @@ def attention_link(z, skip: float = 1.0) -> np.ndarray:
     ndarray
         ``y``, shape ``(..., M, M)``, rows summing to one.
 
-    Example
-    -------
+    Examples
+    --------
     >>> y = attention_link(np.zeros((2, 2)))
     >>> float(y.sum())
     2.0
@@ -110,8 +110,8 @@ def attention_log_ratios(z, skip: float = 1.0) -> np.ndarray:
     ValueError
         ``z`` does not have two tokens.
 
-    Example
-    -------
+    Examples
+    --------
     >>> attention_log_ratios(np.array([[0.0, 0.0], [1.0, -1.0]])).round(6).tolist()
     [2.0, 2.0]
 
@@ -140,8 +140,8 @@ def invert_log_ratios(r) -> np.ndarray:
     ndarray
         ``u`` with ``u_0 - u_1 >= 0``, shape ``(..., 2)``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> invert_log_ratios([2.0, 2.0]).tolist()
     [1.0, -1.0]
 
@@ -212,8 +212,8 @@ def attention_posterior(r, omega, v, *, skip: float = 1.0, n_nodes: int = DEFAUL
     ValueError
         Bad shapes, ``V`` not positive definite, ``skip <= 0`` or ``n_nodes < 2``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> r = attention_log_ratios(np.array([[[0.3, -0.2], [1.0, -0.5]]]))
     >>> _, mean, _ = attention_posterior(r, np.zeros((1, 2, 2)), np.eye(2), n_nodes=8)
     >>> mean.shape

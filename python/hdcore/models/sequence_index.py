@@ -157,8 +157,8 @@ class SequenceMultiIndex:
         ValueError
             An unknown ``dtype``.
 
-        Example
-        -------
+        Examples
+        --------
         >>> SequenceMultiIndex(50, 2.0, M=3, P=1, link="sign").sample(seed=1).y.shape
         (100, 3)
         """
@@ -214,8 +214,8 @@ def DeepTiedAttention(D: int, alpha: float, *, layers: int = 2, skip: float = 1.
     ValueError
         ``layers < 2``, ``M != 2`` or ``skip <= 0``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> DeepTiedAttention(100, 1.0).P
     2
 

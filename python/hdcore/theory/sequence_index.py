@@ -161,8 +161,8 @@ def sequence_state_evolution(model: SequenceMultiIndex, *, init="uninformative",
         Bad iteration settings, ``init`` or sizes, or the attention link with ``P != 2``
         (the posterior kernel covers two layers).
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import SequenceMultiIndex
     >>> se = sequence_state_evolution(SequenceMultiIndex(10, 1.0, M=1, P=1, link="sign"))
     >>> 0 < se.fixed_point[0, 0] < 1
@@ -240,8 +240,8 @@ def sequence_generalisation_error(model: SequenceMultiIndex, q, *, n_mc: int = 1
     ValueError
         ``q`` is not a finite ``P x P`` matrix or the link is token-wise.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import DeepTiedAttention
     >>> sequence_generalisation_error(DeepTiedAttention(10, 1.0), np.eye(2), n_mc=100)
     0.0
@@ -355,8 +355,8 @@ def sequence_thresholds(model: SequenceMultiIndex, *, method: str = "operator",
     ValueError
         A token-wise link, ``P != 2`` or an unknown ``method``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from hdcore.models import DeepTiedAttention
     >>> th = sequence_thresholds(DeepTiedAttention(10, 1.0), n_mc=256, n_nodes=12)
     >>> th.order.tolist()
